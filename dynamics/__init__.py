@@ -1,0 +1,14 @@
+"""Simulation of Lion-K: the K catalogue, test objectives, the discrete map and the ODE.
+
+Dependencies flow one way: ``dynamics`` ← ``lyapunov`` ← ``proofs`` ← CLI/figures.
+"""
+
+from . import kappa, objectives, params, discrete  # noqa: F401
+from .errors import LionKError, LionKWarning, NonFiniteError  # noqa: F401
+from .params import LionParams, ODEParams, ode_from_discrete, discrete_from_ode  # noqa: F401
+
+__all__ = [
+    "kappa", "objectives", "params", "discrete",
+    "LionKError", "LionKWarning", "NonFiniteError",
+    "LionParams", "ODEParams", "ode_from_discrete", "discrete_from_ode",
+]

@@ -1,0 +1,304 @@
+"""The discrete Lion-K map (math file §1), batched over many initial states.
+
+Paper convention: the momentum ``m`` tracks **−∇f** (``m = −v`` for the ``v`` that PyTorch/optax
+Lion store). One step with gradient ``g = ∇f(x_t)``, learning rate ``lr`` (the paper's ε),
+``betas = (β1, β2)``, weight decay ``λ``::
+
+    m̃_{t+1} = β1 m_t − (1 − β1) g
+    m_{t+1} = β2 m_t − (1 − β2) g
+    x_{t+1} = x_t + lr (∇K(m̃_{t+1}) − λ x_t)           decay="explicit"  (practical Lion)
+    x_{t+1} = (x_t + lr ∇K(m̃_{t+1})) / (1 + lr λ)      decay="implicit"  (the discrete analysis)
+
+With K = l1 (∇K = sign, sign(0) = 0) and explicit decay this is exactly Lion(lr, betas, wd).
+The map is explicit Euler with step ``lr`` for the ODE with α = γ = (1 − β2)/lr,
+ε = lr(1 − β1)/(1 − β2), λ = weight_decay (see :mod:`dynamics.params`).
+
+Two interfaces:
+
+* :func:`simulate` runs ``steps`` steps for a whole batch and records the trajectory;
+* :func:`init` / :func:`step` (or :func:`lion_k`, which binds the hyper-parameters) are a pure,
+  optax-style pair for users who drive their own loop.
+
+Vectorisation contract: a state ``x`` has shape ``(B, *event)`` (``event = (d,)`` for vector K,
+``(n, p)`` for ``nuclear``; any number of leading batch axes works). ``grad(x)`` is called once per
+step on the whole batch and must return an array of the same shape.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from . import kappa as kappa_mod
+from .errors import LionKError, LionKWarning, check_finite
+from .objectives import Objective
+from .params import LionParams, ODEParams
+
+__all__ = ["LionKState", "LionK", "DiscreteRun", "init", "step", "lion_k", "simulate"]
+
+_DECAYS = ("explicit", "implicit")
+
+
+class LionKState(NamedTuple):
+    """Optimizer state: position ``x``, momentum ``m`` (tracks −∇f), step ``count``."""
+
+    x: np.ndarray
+    m: np.ndarray
+    count: int
+
+
+class LionK(NamedTuple):
+    """A pure ``(init, step)`` pair with bound hyper-parameters, as returned by :func:`lion_k`."""
+
+    init: Callable[..., LionKState]
+    step: Callable[[LionKState, np.ndarray], LionKState]
+
+
+@dataclass(frozen=True)
+class DiscreteRun:
+    """Recorded discrete trajectory.
+
+    Attributes
+    ----------
+    x, m : ndarray, shape (n_records, *x0.shape)
+        States at ``steps``; row 0 is the initial state.
+    grad_norm : ndarray, shape (n_records, *batch_shape)
+        Euclidean norm of the gradient used at each recorded step (for the last row, the gradient
+        at the final state).
+    steps : ndarray of int, shape (n_records,)
+        Step index of each row (0, record_every, 2·record_every, ...).
+    x_final, m_final : ndarray, shape x0.shape
+        State after the last step (equal to the last row when ``record_every`` divides ``steps``).
+    params : LionParams
+    decay : str
+    kappa : Kappa
+    """
+
+    x: np.ndarray
+    m: np.ndarray
+    grad_norm: np.ndarray
+    steps: np.ndarray
+    x_final: np.ndarray
+    m_final: np.ndarray
+    params: LionParams
+    decay: str
+    kappa: kappa_mod.Kappa
+
+    @property
+    def ode(self) -> ODEParams:
+        """The ODE of which this run is the explicit-Euler discretisation (§2)."""
+        return self.params.to_ode()
+
+    @property
+    def t(self) -> np.ndarray:
+        """ODE time of each row: ``steps · lr``."""
+        return self.steps * self.params.lr
+
+
+def _check_decay(decay: str) -> str:
+    if decay not in _DECAYS:
+        raise LionKError(f"decay must be one of {', '.join(_DECAYS)}, got {decay!r}")
+    return decay
+
+
+def _validate(lr, betas, weight_decay, decay) -> LionParams:
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise LionKError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+    p = LionParams(lr=lr, beta1=b1, beta2=b2, weight_decay=weight_decay)
+    _check_decay(decay)
+    if decay == "explicit" and p.lr * p.weight_decay > 1.0:
+        warnings.warn(
+            f"lr*weight_decay = {p.lr * p.weight_decay:g} > 1 with explicit decay: Phase 1 no longer "
+            "contracts (the factor 1 - lr*weight_decay is negative)",
+            LionKWarning,
+            stacklevel=3,
+        )
+    return p
+
+
+def _update_inplace(x, m, g, K, p: LionParams, decay: str, buf, buf2) -> None:
+    """One Lion-K step, in place on ``x`` and ``m``; ``buf``/``buf2`` are scratch arrays.
+
+    Ten passes over memory for K = l1 (three for m̃, one for ∇K, three for x, three for m) and no
+    allocation; other K allocate their ∇K.
+    """
+    b1, b2 = p.beta1, p.beta2
+    np.multiply(m, b1, out=buf)
+    np.multiply(g, 1.0 - b1, out=buf2)
+    np.subtract(buf, buf2, out=buf)  # buf = m̃
+    if isinstance(K, kappa_mod.L1):
+        d = K.grad(buf, out=buf)
+    else:
+        d = K.grad(buf)
+        if d.shape != x.shape:
+            raise LionKError(f"K={K.name}: grad returned shape {d.shape} for state shape {x.shape}")
+    np.multiply(d, p.lr, out=d)
+    if decay == "explicit":
+        if p.weight_decay:
+            np.multiply(x, 1.0 - p.lr * p.weight_decay, out=x)
+        np.add(x, d, out=x)
+    else:
+        np.add(x, d, out=x)
+        if p.weight_decay:
+            np.divide(x, 1.0 + p.lr * p.weight_decay, out=x)
+    np.multiply(m, b2, out=m)
+    np.multiply(g, 1.0 - b2, out=buf2)
+    np.subtract(m, buf2, out=m)
+
+
+def init(x0, m0=None) -> LionKState:
+    """Initial state (copies): ``m0`` defaults to zeros, as in Lion."""
+    x = check_finite("x0", x0).copy()
+    m = np.zeros_like(x) if m0 is None else check_finite("m0", m0).copy()
+    if m.shape != x.shape:
+        raise LionKError(f"m0 shape {m.shape} does not match x0 shape {x.shape}")
+    return LionKState(x, m, 0)
+
+
+def step(state: LionKState, g, *, kappa, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0,
+         decay: str = "explicit") -> LionKState:
+    """Pure Lion-K step: returns a new state, leaves ``state`` untouched.
+
+    Parameters
+    ----------
+    state : LionKState
+    g : array_like, shape state.x.shape
+        Gradient ∇f(state.x) (or a stochastic estimate).
+    kappa : Kappa or str
+    lr, betas, weight_decay, decay
+        As in :func:`simulate`.
+    """
+    K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
+    p = _validate(lr, betas, weight_decay, decay)
+    g = check_finite("gradient", g, where=f"at step {state.count}")
+    if g.shape != state.x.shape:
+        raise LionKError(f"gradient shape {g.shape} does not match state shape {state.x.shape}")
+    x, m = state.x.copy(), state.m.copy()
+    _update_inplace(x, m, g, K, p, decay, np.empty_like(x), np.empty_like(x))
+    return LionKState(x, m, state.count + 1)
+
+
+def lion_k(kappa, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0, decay: str = "explicit") -> LionK:
+    """Bind hyper-parameters and return the pure pair ``(init, step)`` (optax style).
+
+    >>> opt = lion_k("l1", lr=1e-3, weight_decay=0.1)
+    >>> s = opt.init(np.ones(3)); s = opt.step(s, np.array([1.0, -2.0, 0.0]))
+    """
+    K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
+    _validate(lr, betas, weight_decay, decay)
+
+    def _step(state: LionKState, g) -> LionKState:
+        return step(state, g, kappa=K, lr=lr, betas=betas, weight_decay=weight_decay, decay=decay)
+
+    return LionK(init, _step)
+
+
+def _grad_norm(g, event_ndim):
+    return np.sqrt(np.sum(g * g, axis=tuple(range(-event_ndim, 0))))
+
+
+def simulate(kappa, grad, x0, *, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0, steps: int,
+             decay: str = "explicit", m0=None, noise_std: float = 0.0, seed=None,
+             record_every: int = 1) -> DiscreteRun:
+    """Run the discrete Lion-K map on a batch of initial states.
+
+    Parameters
+    ----------
+    kappa : Kappa or str
+        The convex function K (a catalogue name or instance).
+    grad : callable or Objective
+        ``grad(x) -> array of x.shape``, vectorised over the batch axes (an :class:`Objective`'s
+        ``grad`` is used if an Objective is passed).
+    x0 : array_like, shape (B, *event)
+        Initial states, e.g. (B, d) or (B, n, p) for ``nuclear``.
+    lr : float
+        Learning rate (> 0); the paper's ε.
+    betas : (float, float)
+        (β1, β2), each in [0, 1).
+    weight_decay : float
+        λ ≥ 0. With ``decay="explicit"`` and ``lr·weight_decay > 1`` a :class:`LionKWarning` says
+        that Phase 1 no longer contracts.
+    steps : int
+        Number of steps (≥ 0).
+    decay : {"explicit", "implicit"}
+    m0 : array_like, optional
+        Initial momentum (paper convention, tracks −∇f); zeros by default.
+    noise_std : float
+        Standard deviation of Gaussian noise added to every gradient coordinate.
+    seed : int, optional
+        Seed of the gradient noise.
+    record_every : int
+        Record every ``record_every``-th state; memory is O(steps/record_every · x0.size).
+
+    Returns
+    -------
+    DiscreteRun
+
+    Raises
+    ------
+    LionKError
+        Bad parameters or shapes; :class:`NonFiniteError` (a LionKError) when x0, m0 or a gradient
+        is NaN/inf, naming the step.
+    """
+    K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
+    if isinstance(grad, Objective):
+        grad = grad.grad
+    if not callable(grad):
+        raise LionKError("grad must be a callable grad(x) -> array of x's shape")
+    p = _validate(lr, betas, weight_decay, decay)
+    try:
+        steps = int(steps)
+        record_every = int(record_every)
+    except (TypeError, ValueError):
+        raise LionKError("steps and record_every must be integers") from None
+    if steps < 0:
+        raise LionKError(f"steps must be >= 0, got {steps}")
+    if record_every < 1:
+        raise LionKError(f"record_every must be >= 1, got {record_every}")
+    noise_std = float(noise_std)
+    if not (np.isfinite(noise_std) and noise_std >= 0):
+        raise LionKError(f"noise_std must be finite and >= 0, got {noise_std}")
+
+    state = init(x0, m0)
+    x, m = state.x, state.m
+    K.check_state(x, "x0")
+    ev = K.event_ndim
+    rng = np.random.default_rng(seed) if noise_std > 0 else None
+
+    n_rec = steps // record_every + 1
+    X = np.empty((n_rec,) + x.shape)
+    M = np.empty((n_rec,) + x.shape)
+    GN = np.empty((n_rec,) + x.shape[: x.ndim - ev])
+    buf, buf2 = np.empty_like(x), np.empty_like(x)
+
+    def gradient(t):
+        g = grad(x)
+        g = np.asarray(g, dtype=float)
+        if g.shape != x.shape:
+            raise LionKError(f"grad returned shape {g.shape} for states of shape {x.shape}")
+        if not np.isfinite(np.sum(g)):  # one cheap pass; confirm before complaining
+            check_finite("gradient", g, where=f"at step {t}")
+        if rng is not None:
+            g = g + noise_std * rng.standard_normal(g.shape)
+        return g
+
+    for t in range(steps):
+        g = gradient(t)
+        if t % record_every == 0:
+            r = t // record_every
+            X[r], M[r], GN[r] = x, m, _grad_norm(g, ev)
+        _update_inplace(x, m, g, K, p, decay, buf, buf2)
+    g = gradient(steps)
+    check_finite("x", x, where=f"after step {steps}")
+    if steps % record_every == 0:
+        r = steps // record_every
+        X[r], M[r], GN[r] = x, m, _grad_norm(g, ev)
+    return DiscreteRun(
+        x=X, m=M, grad_norm=GN, steps=np.arange(n_rec) * record_every,
+        x_final=x.copy(), m_final=m.copy(), params=p, decay=decay, kappa=K,
+    )

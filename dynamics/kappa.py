@@ -1,0 +1,598 @@
+"""The catalogue of convex functions K that define Lion-K (math file §6).
+
+A :class:`Kappa` bundles a convex function ``K``, the subgradient selection ``∇K`` that the optimizer
+uses, its convex conjugate ``K*`` and the distance to ``D = closure(dom K*)``. Every method is
+vectorised over leading batch axes: vector K take arrays of shape ``(..., d)``, the matrix K
+(``nuclear``) takes ``(..., n, p)``; scalar results have shape ``(...)``.
+
+>>> from dynamics import kappa
+>>> K = kappa.get("l1")
+>>> K.grad(np.array([[-2.0, 0.0, 3.0]]))
+array([[-1.,  0.,  1.]])
+
+Use :func:`get` with a name from :data:`NAMES` (``kappa.get("lp", p=3)``,
+``kappa.get("huber", delta=0.5)``, ``kappa.get("group_l2", groups=2)``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import LionKError
+
+__all__ = [
+    "Kappa",
+    "L1",
+    "L2",
+    "Lp",
+    "Linf",
+    "Quadratic",
+    "Huber",
+    "LogCosh",
+    "Relu",
+    "GroupL2",
+    "Nuclear",
+    "NAMES",
+    "get",
+    "register",
+]
+
+#: Relative slack used to decide membership of ``D`` when ``K*`` is an indicator: points produced
+#: by ``∇K`` (e.g. ``m / ‖m‖``) may have norm ``1 + 1e-16`` from rounding.
+DOMAIN_RTOL = 1e-12
+
+
+def _dot(a: np.ndarray, b: np.ndarray, ndim: int) -> np.ndarray:
+    """Inner product over the last ``ndim`` axes."""
+    axes = tuple(range(-ndim, 0))
+    return np.sum(a * b, axis=axes)
+
+
+class Kappa(ABC):
+    """A convex function K together with what Lion-K needs of it.
+
+    Attributes
+    ----------
+    name : str
+        Catalogue name (``"l1"``, ``"nuclear"``, ...).
+    params : dict
+        The parameters the instance was built with.
+    smooth : bool
+        True when ``∇K`` is continuous (K is C¹), so the ODE right-hand side is continuous and the
+        Lyapunov identity ``dH/dt = -Δ`` holds pointwise.
+    separable : bool
+        True when ``K(m) = Σ_i k(m_i)``.
+    event_ndim : int
+        Number of trailing axes that form one state (1 for vectors, 2 for matrices).
+    constraint : str
+        In words, the problem Lion-K with this K solves (last column of the §6 table).
+    bounded_domain : bool
+        True when ``D = dom K*`` is bounded (then Lion-K keeps ``λx`` in ``D``: Phase 1).
+    """
+
+    name: str = "kappa"
+    smooth: bool = False
+    separable: bool = False
+    event_ndim: int = 1
+    constraint: str = ""
+    bounded_domain: bool = True
+
+    def __init__(self):
+        self.params: dict = {}
+
+    # -- what every K provides -----------------------------------------------------------------
+    @abstractmethod
+    def value(self, m: np.ndarray) -> np.ndarray:
+        """K(m), shape ``m.shape[:-event_ndim]``."""
+
+    @abstractmethod
+    def grad(self, m: np.ndarray) -> np.ndarray:
+        """The documented (sub)gradient selection ∇K(m), same shape as ``m``."""
+
+    @abstractmethod
+    def conj(self, y: np.ndarray) -> np.ndarray:
+        """K*(y), ``+inf`` outside ``dom K*``; shape ``y.shape[:-event_ndim]``."""
+
+    @abstractmethod
+    def conj_grad(self, y: np.ndarray) -> np.ndarray:
+        """∇K*(y) for ``y`` in the interior of ``dom K*`` (the zero selection for indicators)."""
+
+    @abstractmethod
+    def dual_project(self, y: np.ndarray) -> np.ndarray:
+        """Euclidean projection of ``y`` onto ``D = closure(dom K*)``."""
+
+    # -- derived -------------------------------------------------------------------------------
+    def dual_dist(self, y: np.ndarray) -> np.ndarray:
+        """Euclidean distance from ``y`` to ``D``; 0 inside. Shape ``y.shape[:-event_ndim]``."""
+        y = np.asarray(y, dtype=float)
+        diff = y - self.dual_project(y)
+        return np.sqrt(_dot(diff, diff, self.event_ndim))
+
+    def fenchel_young_gap(self, m: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``K(m) + K*(y) - ⟨m, y⟩ ≥ 0``; zero exactly when ``y ∈ ∂K(m)``."""
+        return self.value(m) + self.conj(y) - self.inner(m, y)
+
+    def inner(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """⟨a, b⟩ over one state's axes."""
+        return _dot(np.asarray(a, float), np.asarray(b, float), self.event_ndim)
+
+    def check_state(self, m, what: str = "state") -> np.ndarray:
+        """Return ``m`` as a float array after checking it has at least ``event_ndim`` axes."""
+        arr = np.asarray(m, dtype=float)
+        if arr.ndim < self.event_ndim:
+            kind = "a matrix (..., n, p)" if self.event_ndim == 2 else "a vector (..., d)"
+            raise LionKError(f"K={self.name} needs {what} of shape {kind}, got shape {arr.shape}")
+        self._check_dim(arr.shape[-self.event_ndim:], what)
+        return arr
+
+    def _check_dim(self, event_shape: tuple, what: str) -> None:  # overridden where d matters
+        return None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    def describe(self) -> dict:
+        """Metadata as a plain dict (for reports and ``--json`` output)."""
+        return {
+            "name": self.name,
+            "params": {k: (v if np.isscalar(v) else repr(v)) for k, v in self.params.items()},
+            "smooth": self.smooth,
+            "separable": self.separable,
+            "event_ndim": self.event_ndim,
+            "bounded_domain": self.bounded_domain,
+            "constraint": self.constraint,
+        }
+
+
+class _IndicatorConj(Kappa):
+    """K is the support function of a closed convex set D, so K* is the indicator of D."""
+
+    def conj(self, y):
+        y = np.asarray(y, dtype=float)
+        dist = self.dual_dist(y)
+        scale = 1.0 + np.sqrt(_dot(y, y, self.event_ndim))
+        return np.where(dist <= DOMAIN_RTOL * scale, 0.0, np.inf)
+
+    def conj_grad(self, y):
+        # Interior of D: the indicator is locally constant, its gradient is 0. On the boundary the
+        # subdifferential is the normal cone, and 0 is still an element of it.
+        return np.zeros_like(np.asarray(y, dtype=float))
+
+
+# ---------------------------------------------------------------------------------------------
+# separable norms and friends
+# ---------------------------------------------------------------------------------------------
+class L1(_IndicatorConj):
+    """K(m) = ‖m‖₁, ∇K = sign (sign(0) = 0): Lion. D = {‖y‖∞ ≤ 1}."""
+
+    name = "l1"
+    separable = True
+    constraint = "min f(x) subject to ‖x‖∞ ≤ 1/λ (box)"
+
+    def value(self, m):
+        return np.sum(np.abs(m), axis=-1)
+
+    def grad(self, m, out=None):
+        return np.sign(m, out=out) if out is not None else np.sign(np.asarray(m, dtype=float))
+
+    def dual_project(self, y):
+        return np.clip(y, -1.0, 1.0)
+
+
+class L2(_IndicatorConj):
+    """K(m) = ‖m‖₂, ∇K = m/‖m‖₂ (0 at 0). D = unit Euclidean ball."""
+
+    name = "l2"
+    constraint = "min f(x) subject to ‖x‖₂ ≤ 1/λ (ball)"
+
+    def value(self, m):
+        return np.linalg.norm(m, axis=-1)
+
+    def grad(self, m):
+        m = np.asarray(m, dtype=float)
+        n = np.linalg.norm(m, axis=-1, keepdims=True)
+        return np.divide(m, n, out=np.zeros_like(m), where=n > 0)
+
+    def dual_project(self, y):
+        y = np.asarray(y, dtype=float)
+        n = np.linalg.norm(y, axis=-1, keepdims=True)
+        return y / np.maximum(n, 1.0)
+
+
+def _project_l1_ball(y: np.ndarray) -> np.ndarray:
+    """Projection onto {‖z‖₁ ≤ 1} along the last axis (sort-based, Duchi et al. 2008)."""
+    y = np.asarray(y, dtype=float)
+    a = np.abs(y)
+    outside = a.sum(axis=-1) > 1.0
+    u = -np.sort(-a, axis=-1)
+    css = np.cumsum(u, axis=-1) - 1.0
+    j = np.arange(1, y.shape[-1] + 1)
+    cond = u - css / j > 0
+    rho = y.shape[-1] - 1 - np.argmax(cond[..., ::-1], axis=-1)  # last index where cond holds
+    theta = np.take_along_axis(css, rho[..., None], axis=-1) / (rho[..., None] + 1.0)
+    proj = np.sign(y) * np.maximum(a - theta, 0.0)
+    return np.where(outside[..., None], proj, y)
+
+
+class Linf(_IndicatorConj):
+    """K(m) = ‖m‖∞, ∇K = sign(m_i) e_i at the first i in argmax |m_i|. D = unit ℓ1 ball."""
+
+    name = "linf"
+    constraint = "min f(x) subject to ‖x‖₁ ≤ 1/λ (cross-polytope)"
+
+    def value(self, m):
+        return np.max(np.abs(m), axis=-1)
+
+    def grad(self, m):
+        m = np.asarray(m, dtype=float)
+        i = np.argmax(np.abs(m), axis=-1)[..., None]
+        g = np.zeros_like(m)
+        np.put_along_axis(g, i, np.sign(np.take_along_axis(m, i, axis=-1)), axis=-1)
+        return g
+
+    def dual_project(self, y):
+        return _project_l1_ball(y)
+
+
+class Lp(_IndicatorConj):
+    """K(m) = ‖m‖_p, 1 < p < ∞; ∇K = sign(m)|m|^{p-1}/‖m‖_p^{p-1} (0 at 0). D = unit ℓq ball."""
+
+    name = "lp"
+
+    def __init__(self, p: float = 3.0):
+        try:
+            p = float(p)
+        except (TypeError, ValueError):
+            raise LionKError(f"lp needs a number p, got {p!r}") from None
+        if not (np.isfinite(p) and p > 1.0):
+            raise LionKError(f"lp needs 1 < p < inf, got p={p} (use l1 or linf for the end points)")
+        super().__init__()
+        self.params = {"p": p}
+        self.p = p
+        self.q = p / (p - 1.0)
+        self.constraint = f"min f(x) subject to ‖x‖_q ≤ 1/λ with q = {self.q:g} (ℓq ball)"
+
+    def value(self, m):
+        return np.linalg.norm(np.asarray(m, dtype=float), ord=self.p, axis=-1)
+
+    def grad(self, m):
+        m = np.asarray(m, dtype=float)
+        n = self.value(m)[..., None]
+        a = np.abs(m)
+        # scale by ‖m‖_p first: (|m|/‖m‖)^{p-1} cannot overflow
+        r = np.divide(a, n, out=np.zeros_like(m), where=n > 0)
+        return np.sign(m) * r ** (self.p - 1.0)
+
+    def dual_project(self, y):
+        """Projection onto the ℓq ball by nested bisection on the KKT conditions.
+
+        ``z_i = sign(y_i) w_i`` with ``w_i + μ q w_i^{q-1} = |y_i|`` and μ ≥ 0 chosen so that
+        ``Σ w_i^q = 1``. Both monotone equations are bisected 80 times (relative accuracy ≈ 1e-15).
+        """
+        y = np.asarray(y, dtype=float)
+        q = self.q
+        a = np.abs(y)
+        outside = np.sum(a**q, axis=-1) > 1.0
+
+        def w_of(mu):  # mu shape (..., 1)
+            lo = np.zeros_like(a)
+            hi = a.copy()
+            for _ in range(80):
+                mid = 0.5 * (lo + hi)
+                too_big = mid + mu * q * mid ** (q - 1.0) > a
+                hi = np.where(too_big, mid, hi)
+                lo = np.where(too_big, lo, mid)
+            return 0.5 * (lo + hi)
+
+        mu_lo = np.zeros(a.shape[:-1] + (1,))
+        mu_hi = np.ones_like(mu_lo)
+        for _ in range(200):  # grow until the bracket holds everywhere
+            ok = np.sum(w_of(mu_hi) ** q, axis=-1, keepdims=True) <= 1.0
+            if np.all(ok):
+                break
+            mu_hi = np.where(ok, mu_hi, 4.0 * mu_hi)
+        for _ in range(80):
+            mid = 0.5 * (mu_lo + mu_hi)
+            big = np.sum(w_of(mid) ** q, axis=-1, keepdims=True) > 1.0
+            mu_lo = np.where(big, mid, mu_lo)
+            mu_hi = np.where(big, mu_hi, mid)
+        z = np.sign(y) * w_of(mu_hi)
+        return np.where(outside[..., None], z, y)
+
+
+class Relu(_IndicatorConj):
+    """K(m) = Σ max(m_i, 0), ∇K = 1[m > 0]. D = [0, 1]^d."""
+
+    name = "relu"
+    separable = True
+    constraint = "min f(x) subject to 0 ≤ x ≤ 1/λ (non-negative box)"
+
+    def value(self, m):
+        return np.sum(np.maximum(m, 0.0), axis=-1)
+
+    def grad(self, m):
+        return (np.asarray(m, dtype=float) > 0).astype(float)
+
+    def dual_project(self, y):
+        return np.clip(y, 0.0, 1.0)
+
+
+class GroupL2(_IndicatorConj):
+    """K(m) = Σ_g ‖m_g‖₂ (group lasso norm), ∇K = m_g/‖m_g‖₂ per group. D = {max_g ‖y_g‖₂ ≤ 1}.
+
+    ``groups`` is either an int (contiguous groups of that size; d must be a multiple) or a
+    sequence of index sequences that partition ``range(d)``.
+    """
+
+    name = "group_l2"
+    constraint = "min f(x) subject to ‖x_g‖₂ ≤ 1/λ for every group g"
+
+    def __init__(self, groups=2):
+        if isinstance(groups, (int, np.integer)) or (isinstance(groups, float) and groups.is_integer()):
+            size = int(groups)
+            if size < 1:
+                raise LionKError(f"group_l2 needs a group size >= 1, got {groups}")
+            self._size, self._groups = size, None
+        else:
+            try:
+                gs = [np.asarray(g, dtype=int).ravel() for g in groups]
+            except (TypeError, ValueError):
+                raise LionKError(f"group_l2 groups must be an int or lists of indices, got {groups!r}") from None
+            if not gs or any(g.size == 0 for g in gs):
+                raise LionKError("group_l2 groups must be non-empty")
+            self._size, self._groups = None, gs
+        super().__init__()
+        self.params = {"groups": groups}
+
+    def _labels(self, d: int) -> np.ndarray:
+        if self._groups is None:
+            if d % self._size:
+                raise LionKError(f"group_l2 with group size {self._size} needs d divisible by it, got d={d}")
+            return np.arange(d) // self._size
+        flat = np.concatenate(self._groups)
+        if flat.size != d or not np.array_equal(np.sort(flat), np.arange(d)):
+            raise LionKError(f"group_l2 groups must partition range({d}) exactly")
+        labels = np.empty(d, dtype=int)
+        for k, g in enumerate(self._groups):
+            labels[g] = k
+        return labels
+
+    def _check_dim(self, event_shape, what):
+        self._labels(event_shape[-1])
+
+    def _group_norms(self, m):
+        """Per-coordinate norm of the coordinate's group, shape of m."""
+        labels = self._labels(m.shape[-1])
+        onehot = np.eye(labels.max() + 1)[labels]  # (d, n_groups)
+        return np.sqrt((m * m) @ onehot), labels
+
+    def value(self, m):
+        m = np.asarray(m, dtype=float)
+        norms, _ = self._group_norms(m)
+        return norms.sum(axis=-1)
+
+    def grad(self, m):
+        m = np.asarray(m, dtype=float)
+        norms, labels = self._group_norms(m)
+        n = norms[..., labels]
+        return np.divide(m, n, out=np.zeros_like(m), where=n > 0)
+
+    def dual_project(self, y):
+        y = np.asarray(y, dtype=float)
+        norms, labels = self._group_norms(y)
+        return y / np.maximum(norms[..., labels], 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# smooth K
+# ---------------------------------------------------------------------------------------------
+class Quadratic(Kappa):
+    """K(m) = ½‖m‖², ∇K = m, K* = ½‖y‖², D = everything: momentum with weight decay."""
+
+    name = "quadratic"
+    smooth = True
+    separable = True
+    bounded_domain = False
+    constraint = "min f(x) + (γλ/2α)‖x‖² (ridge; no constraint)"
+
+    def value(self, m):
+        m = np.asarray(m, dtype=float)
+        return 0.5 * np.sum(m * m, axis=-1)
+
+    def grad(self, m):
+        return np.array(m, dtype=float, copy=True)
+
+    def conj(self, y):
+        return self.value(y)
+
+    def conj_grad(self, y):
+        return np.array(y, dtype=float, copy=True)
+
+    def dual_project(self, y):
+        return np.asarray(y, dtype=float)
+
+
+def _check_delta(delta, name):
+    try:
+        delta = float(delta)
+    except (TypeError, ValueError):
+        raise LionKError(f"{name} needs a number delta, got {delta!r}") from None
+    if not (np.isfinite(delta) and delta > 0):
+        raise LionKError(f"{name} needs delta > 0, got delta={delta}")
+    return delta
+
+
+class Huber(Kappa):
+    """K(m) = Σ h(m_i), h(u) = u²/2δ (|u| ≤ δ), |u| − δ/2 otherwise; ∇K = clip(m/δ, −1, 1).
+
+    K*(y) = (δ/2)‖y‖² on D = [−1, 1]^d.
+    """
+
+    name = "huber"
+    smooth = True
+    separable = True
+    constraint = "min f(x) + (γδλ/2α)‖x‖² subject to ‖x‖∞ ≤ 1/λ (box + ridge)"
+
+    def __init__(self, delta: float = 1.0):
+        delta = _check_delta(delta, "huber")
+        super().__init__()
+        self.params = {"delta": delta}
+        self.delta = delta
+
+    def value(self, m):
+        a = np.abs(np.asarray(m, dtype=float))
+        d = self.delta
+        return np.sum(np.where(a <= d, a * a / (2 * d), a - d / 2), axis=-1)
+
+    def grad(self, m):
+        return np.clip(np.asarray(m, dtype=float) / self.delta, -1.0, 1.0)
+
+    def conj(self, y):
+        y = np.asarray(y, dtype=float)
+        inside = np.all(np.abs(y) <= 1.0 + DOMAIN_RTOL, axis=-1)
+        return np.where(inside, 0.5 * self.delta * np.sum(y * y, axis=-1), np.inf)
+
+    def conj_grad(self, y):
+        return self.delta * np.asarray(y, dtype=float)
+
+    def dual_project(self, y):
+        return np.clip(y, -1.0, 1.0)
+
+
+class LogCosh(Kappa):
+    """K(m) = Σ δ log cosh(m_i/δ), ∇K = tanh(m/δ).
+
+    K*(y) = δ Σ [(1+y)/2 log(1+y) + (1−y)/2 log(1−y)] on D = [−1, 1]^d (finite, δ log 2 per
+    coordinate, on the boundary), ∇K* = δ artanh(y) in the interior.
+    """
+
+    name = "logcosh"
+    smooth = True
+    separable = True
+    constraint = "min f(x) + (γ/λ)·δ·entropy(λx) subject to ‖x‖∞ ≤ 1/λ (box + entropy barrier)"
+
+    def __init__(self, delta: float = 1.0):
+        delta = _check_delta(delta, "logcosh")
+        super().__init__()
+        self.params = {"delta": delta}
+        self.delta = delta
+
+    def value(self, m):
+        z = np.abs(np.asarray(m, dtype=float) / self.delta)
+        # log cosh z = |z| + log1p(exp(-2|z|)) - log 2, stable for large |z|
+        return self.delta * np.sum(z + np.log1p(np.exp(-2.0 * z)) - np.log(2.0), axis=-1)
+
+    def grad(self, m):
+        return np.tanh(np.asarray(m, dtype=float) / self.delta)
+
+    def conj(self, y):
+        y = np.asarray(y, dtype=float)
+        inside = np.all(np.abs(y) <= 1.0, axis=-1)
+        yc = np.clip(y, -1.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = 0.5 * (1 + yc) * np.log1p(yc) + 0.5 * (1 - yc) * np.log1p(-yc)
+        t = np.where(np.abs(yc) == 1.0, np.log(2.0), t)  # 0·log 0 = 0
+        return np.where(inside, self.delta * np.sum(t, axis=-1), np.inf)
+
+    def conj_grad(self, y):
+        with np.errstate(divide="ignore"):
+            return self.delta * np.arctanh(np.asarray(y, dtype=float))
+
+    def dual_project(self, y):
+        return np.clip(y, -1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# matrices
+# ---------------------------------------------------------------------------------------------
+class Nuclear(_IndicatorConj):
+    """K(M) = Σ σ_i(M) (nuclear norm), ∇K = U Vᵀ over the non-zero singular values (reduced SVD).
+
+    D = {‖Y‖₂ ≤ 1} (spectral-norm ball): Lion-K with this K is Muon with decoupled weight decay.
+    Singular values below ``rank_rtol · σ_max`` count as zero in ∇K (the ``sign(0) = 0`` analogue).
+    """
+
+    name = "nuclear"
+    event_ndim = 2
+    constraint = "min f(X) subject to ‖X‖₂ ≤ 1/λ (spectral-norm ball): Muon with weight decay"
+    rank_rtol = 1e-12
+
+    def value(self, m):
+        return np.sum(np.linalg.svd(np.asarray(m, dtype=float), compute_uv=False), axis=-1)
+
+    def grad(self, m):
+        m = np.asarray(m, dtype=float)
+        u, s, vt = np.linalg.svd(m, full_matrices=False)
+        keep = (s > self.rank_rtol * np.max(s, axis=-1, keepdims=True)) & (s > 0)
+        return (u * keep[..., None, :]) @ vt
+
+    def dual_project(self, y):
+        y = np.asarray(y, dtype=float)
+        u, s, vt = np.linalg.svd(y, full_matrices=False)
+        return (u * np.minimum(s, 1.0)[..., None, :]) @ vt
+
+    def dual_dist(self, y):
+        s = np.linalg.svd(np.asarray(y, dtype=float), compute_uv=False)
+        return np.sqrt(np.sum(np.maximum(s - 1.0, 0.0) ** 2, axis=-1))
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------------------------
+_REGISTRY: dict[str, Callable[..., Kappa]] = {
+    "l1": L1,
+    "l2": L2,
+    "lp": Lp,
+    "linf": Linf,
+    "quadratic": Quadratic,
+    "huber": Huber,
+    "logcosh": LogCosh,
+    "relu": Relu,
+    "group_l2": GroupL2,
+    "nuclear": Nuclear,
+}
+
+#: Names accepted by :func:`get`.
+NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def register(name: str, factory: Callable[..., Kappa]) -> None:
+    """Add a K to the catalogue (e.g. from a plug-in); ``name`` must be new."""
+    if name in _REGISTRY:
+        raise LionKError(f"a K named {name!r} is already registered")
+    _REGISTRY[name] = factory
+    global NAMES
+    NAMES = tuple(_REGISTRY)
+
+
+def get(name: str, **params) -> Kappa:
+    """Return the catalogue K called ``name`` built with ``params``.
+
+    Raises
+    ------
+    LionKError
+        Unknown name (the message lists the available ones) or bad parameters.
+    """
+    if isinstance(name, Kappa):
+        return name
+    try:
+        factory = _REGISTRY[str(name).strip().lower()]
+    except KeyError:
+        raise LionKError(f"unknown K {name!r}; available: {', '.join(_REGISTRY)}") from None
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise LionKError(f"bad parameters for K={name}: {params} ({exc})") from None
+
+
+def catalogue(matrix: bool | None = None) -> list[Kappa]:
+    """One instance of every catalogue K with default parameters (``matrix`` filters by kind)."""
+    out = [get(n) for n in _REGISTRY]
+    if matrix is not None:
+        out = [k for k in out if (k.event_ndim == 2) == matrix]
+    return out
+

@@ -1,0 +1,155 @@
+"""Argument parsing shared by the sub-commands: K, parameters in both vocabularies, outputs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from dynamics import kappa as kappa_mod
+from dynamics.atomic import atomic_write_text
+from dynamics.errors import LionKError
+from dynamics.params import LionParams, ODEParams, ode_from_discrete
+
+__all__ = [
+    "finite_float", "positive_int", "add_kappa_args", "kappa_from_args", "parse_params",
+    "add_param_args", "params_from_args", "write_json",
+]
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return v
+
+
+def positive_int(text: str, limit: int = 10**7) -> int:
+    """argparse type: an integer in [1, limit]."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= v <= limit:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {limit}, got {v}")
+    return v
+
+
+def _parse_value(text: str):
+    for conv in (int, float):
+        try:
+            v = conv(text)
+        except ValueError:
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise LionKError(f"parameter value must be finite, got {text!r}")
+        return v
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise LionKError(f"cannot parse parameter value {text!r} (a number or a JSON list)") from None
+
+
+def parse_params(items) -> dict:
+    """``["p=3", "delta=0.5"] -> {"p": 3, "delta": 0.5}``."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise LionKError(f"--param expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        k = k.strip()
+        if not k.isidentifier():
+            raise LionKError(f"bad parameter name {k!r}")
+        out[k] = _parse_value(v.strip())
+    return out
+
+
+def add_kappa_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    g = p.add_mutually_exclusive_group(required=required)
+    g.add_argument("--kappa", metavar="NAME|MODULE:ATTR",
+                   help=f"catalogue K ({', '.join(kappa_mod.NAMES)}) or a Python object module:attr")
+    g.add_argument("--kappa-expr", metavar="EXPR",
+                   help='separable K from a sympy expression in u, e.g. "log(cosh(u))"')
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="parameter of K (repeatable), e.g. --param p=3 or --param delta=0.5")
+
+
+def kappa_from_args(args):
+    """Build the Kappa named by ``--kappa``/``--kappa-expr``/``--param``."""
+    params = parse_params(getattr(args, "param", []))
+    expr = getattr(args, "kappa_expr", None)
+    name = getattr(args, "kappa", None)
+    if expr is not None:
+        from lyapunov import user_kappa
+
+        return user_kappa.from_expression(expr, **params)
+    if name is not None and ":" in name:
+        from lyapunov import user_kappa
+
+        return user_kappa.from_object(name, **params)
+    if name is None:
+        raise LionKError("give --kappa NAME or --kappa-expr EXPR")
+    return kappa_mod.get(name, **params)
+
+
+def add_param_args(p: argparse.ArgumentParser, *, defaults: dict | None = None) -> None:
+    """Both vocabularies: --lr/--beta1/--beta2/--weight-decay or --alpha/--gamma/--eps/--lam."""
+    g = p.add_argument_group("parameters (practitioners' names)")
+    g.add_argument("--lr", type=finite_float, help="learning rate")
+    g.add_argument("--beta1", type=finite_float, help="β1 (default 0.9)")
+    g.add_argument("--beta2", type=finite_float, help="β2 (default 0.99)")
+    g.add_argument("--weight-decay", type=finite_float, help="decoupled weight decay λ")
+    o = p.add_argument_group("parameters (the paper's ODE names)")
+    o.add_argument("--alpha", type=finite_float, help="α: gradient gain")
+    o.add_argument("--gamma", type=finite_float, help="γ: momentum damping")
+    o.add_argument("--eps", type=finite_float, help="ε: look-ahead of m̃ (εγ ≤ 1)")
+    o.add_argument("--lam", type=finite_float, help="λ: weight decay")
+    p.set_defaults(_param_defaults=defaults or {})
+
+
+def params_from_args(args) -> tuple[LionParams | None, ODEParams]:
+    """Resolve either vocabulary; returns (discrete params or None, ODE params)."""
+    disc = {k: getattr(args, k, None) for k in ("lr", "beta1", "beta2", "weight_decay")}
+    ode = {k: getattr(args, k, None) for k in ("alpha", "gamma", "eps", "lam")}
+    if any(v is not None for v in disc.values()) and any(v is not None for v in ode.values()):
+        raise LionKError("give parameters in one vocabulary: --lr/--beta1/--beta2/--weight-decay or "
+                         "--alpha/--gamma/--eps/--lam, not both")
+    defaults = getattr(args, "_param_defaults", {})
+    if any(v is not None for v in ode.values()):
+        vals = {k: (v if v is not None else defaults.get(k)) for k, v in ode.items()}
+        missing = [k for k, v in vals.items() if v is None]
+        if missing:
+            raise LionKError(f"missing ODE parameter(s): {', '.join('--' + k for k in missing)}")
+        return None, ODEParams(**vals)
+    vals = {k: (v if v is not None else defaults.get(k)) for k, v in disc.items()}
+    vals.setdefault("beta1", None)
+    lp = LionParams(
+        lr=vals["lr"] if vals["lr"] is not None else _missing("--lr"),
+        beta1=0.9 if vals["beta1"] is None else vals["beta1"],
+        beta2=0.99 if vals["beta2"] is None else vals["beta2"],
+        weight_decay=0.0 if vals["weight_decay"] is None else vals["weight_decay"],
+    )
+    return lp, ode_from_discrete(lp.lr, lp.beta1, lp.beta2, lp.weight_decay)
+
+
+def _missing(flag):
+    raise LionKError(f"missing {flag} (or give the ODE parameters --alpha --gamma --eps --lam)")
+
+
+def _jsonable(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as JSON atomically (NaN/inf written as strings is avoided by callers)."""
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable, allow_nan=True) + "\n")

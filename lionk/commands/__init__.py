@@ -1,0 +1,1 @@
+"""Sub-commands of ``lionk`` (one module each; see :data:`lionk.cli.COMMANDS`)."""
