@@ -124,20 +124,20 @@ def _validate(lr, betas, weight_decay, decay) -> LionParams:
 def _update_inplace(x, m, g, K, p: LionParams, decay: str, buf, buf2) -> None:
     """One Lion-K step, in place on ``x`` and ``m``; ``buf``/``buf2`` are scratch arrays.
 
-    Ten passes over memory for K = l1 (three for m̃, one for ∇K, three for x, three for m) and no
-    allocation; other K allocate their ∇K.
+    About ten passes over memory for K = l1 (three for m̃, two for lr·sign, two for x, three for
+    m) and no allocation; other K allocate their ∇K.
     """
     b1, b2 = p.beta1, p.beta2
     np.multiply(m, b1, out=buf)
     np.multiply(g, 1.0 - b1, out=buf2)
     np.subtract(buf, buf2, out=buf)  # buf = m̃
     if isinstance(K, kappa_mod.L1):
-        d = K.grad(buf, out=buf)
+        d = K.scaled_sign_into(buf, p.lr, out=buf)  # lr·sign(m̃) in ~2 passes
     else:
         d = K.grad(buf)
         if d.shape != x.shape:
             raise LionKError(f"K={K.name}: grad returned shape {d.shape} for state shape {x.shape}")
-    np.multiply(d, p.lr, out=d)
+        np.multiply(d, p.lr, out=d)
     if decay == "explicit":
         if p.weight_decay:
             np.multiply(x, 1.0 - p.lr * p.weight_decay, out=x)

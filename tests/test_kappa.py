@@ -204,3 +204,15 @@ def test_unknown_and_bad_parameters():
         kappa_mod.get("group_l2", groups=4).check_state(np.zeros((2, 6)))
     with pytest.raises(LionKError, match="matrix"):
         kappa_mod.get("nuclear").check_state(np.zeros(5))
+
+
+def test_fast_scaled_sign_equals_numpy_sign():
+    rng = np.random.default_rng(13)
+    m = rng.standard_normal((3, 1000))
+    m[:, ::7] = 0.0
+    m[0, 1] = -0.0
+    m[1, 2] = 1e-320  # subnormal: still sign 1
+    out = np.empty_like(m)
+    np.testing.assert_array_equal(kappa_mod.L1.scaled_sign_into(m, 0.3, out), 0.3 * np.sign(m))
+    inplace = m.copy()
+    np.testing.assert_array_equal(kappa_mod.get("l1").grad(inplace, out=inplace), np.sign(m))
