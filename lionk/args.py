@@ -15,7 +15,7 @@ from dynamics.params import LionParams, ODEParams, ode_from_discrete
 
 __all__ = [
     "finite_float", "positive_int", "add_kappa_args", "kappa_from_args", "parse_params",
-    "add_param_args", "params_from_args", "write_json",
+    "add_param_args", "params_from_args", "check_output_file", "write_json",
 ]
 
 
@@ -148,6 +148,23 @@ def _jsonable(o):
     if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def check_output_file(path) -> None:
+    """Fail early (before any work) if ``path`` cannot be written: missing or read-only directory."""
+    if path is None:
+        return
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise LionKError(f"output path {str(p)!r} is a directory")
+    if not parent.is_dir():
+        raise LionKError(f"directory {str(parent)!r} for {p.name!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LionKError(f"directory {str(parent)!r} is not writable")
 
 
 def write_json(path, obj) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from dynamics import discrete, objectives
 from dynamics.errors import LionKError
 
-from ..args import (add_kappa_args, add_param_args, finite_float, kappa_from_args, params_from_args,
+from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args, params_from_args,
                     positive_int, write_json)
 
 
@@ -29,6 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_output_file(args.json)
     K = kappa_from_args(args)
     lp, ode = params_from_args(args)
     if lp is None:
