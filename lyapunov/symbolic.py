@@ -1,0 +1,606 @@
+"""Symbolic Lyapunov engine (math file §2-§5b): derive H, dH/dt and Δ with sympy and prove identities.
+
+Three derivations, each returning a named record with sympy expressions and a verdict:
+
+* :func:`generic_identity` — K, K* and f are *abstract* sympy functions of a d-dimensional state.
+  ``H(x, m)`` of §4 is differentiated by sympy's chain rule along the ODE of §2; every derivative of
+  an abstract function that remains (∇f(x), ∇K(m), ∇K(m̃), ∇K*(λx)) is then an independent symbol,
+  and ``dH/dt + Δ`` must expand to exactly 0 as a rational function of those symbols. That is a
+  symbolic proof for every K, f (differentiable where evaluated) and every α, γ, λ, ε > 0.
+* :func:`discover_coefficient` — the ansatz ``H_c = αf + b(γ/λ)K*(λx) + c·gap`` with c (and b)
+  unknown: differentiate, ask that ``dH_c/dt`` be minus a combination of the three monotone pair
+  forms ``⟨p − q, ∇K(p) − ∇K(q)⟩`` (p, q ∈ {m̃, m, ∇K*(λx)}), isolate the sign-indefinite term and
+  solve for c. Finds c = (1 − εγ)/(1 + ελ) by itself.
+* :func:`discrete_inequality` — §5b: bound ``H_d(t+1) − H_d(t)`` with the three inequalities
+  (L-smoothness of f, convexity of K at m_{t+1}, convexity of K* at λx_{t+1}) and show that the
+  bound plus εΔ_t minus (Lε²/2)‖u‖² simplifies to 0.
+
+:func:`concrete_identity` substitutes a concrete separable K (a :class:`SeparableSpec`, one smooth
+piece at a time) and proves the identity for it; :func:`catalogue_spec` gives the specs of the
+smooth separable catalogue K (quadratic, logcosh, huber). Non-smooth and non-separable K are
+checked numerically by :mod:`lyapunov.verify`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from dynamics.errors import LionKError
+
+__all__ = [
+    "Piece", "SeparableSpec", "MonotoneTerm", "IdentityResult", "DiscoveryResult", "DiscreteResult",
+    "ode_symbols", "generic_identity", "concrete_identity", "discover_coefficient", "discrete_inequality",
+    "catalogue_spec", "monotone_terms", "H_formula", "delta_formula",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Piece:
+    """One smooth piece of a separable k: ``k(u)`` and the stated ``k'(u)`` for u in ``cond``.
+
+    ``cond`` is a sympy relational in the piece's variable (used to pick sample points and to
+    document where the proof holds); ``sample`` is one point strictly inside the piece.
+    """
+
+    k: sp.Expr
+    dk: sp.Expr
+    cond: sp.Basic
+    sample: float
+
+
+@dataclass(frozen=True)
+class SeparableSpec:
+    """Symbolic description of a separable K(m) = Σ k(m_i) and its conjugate K*(y) = Σ k*(y_i).
+
+    Attributes
+    ----------
+    name : str
+    u, y : Symbol
+        Variables of k and of k*.
+    k, dk : Expr
+        k(u) and the ∇K selection k'(u) on the whole line (may contain Abs, Piecewise, ...).
+    kstar, dkstar : Expr or None
+        k*(y) and (k*)'(y) on the interior of dom k* (Piecewise allowed); None when not known in
+        closed form.
+    pieces, conj_pieces : tuple of Piece
+        Smooth pieces of k (on which ``dk`` is the derivative) and of k* (on the interior of dom k*).
+    domain : (Expr, Expr)
+        ``closure(dom k*) = [lo, hi]`` (±oo allowed).
+    params : dict
+        Symbol -> numeric value of the parameters appearing in the expressions (e.g. δ).
+    """
+
+    name: str
+    u: sp.Symbol
+    y: sp.Symbol
+    k: sp.Expr
+    dk: sp.Expr
+    kstar: sp.Expr | None
+    dkstar: sp.Expr | None
+    pieces: tuple
+    conj_pieces: tuple
+    domain: tuple
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonotoneTerm:
+    """One term ``coefficient · ⟨p − q, ∇K(p) − ∇K(q)⟩`` of Δ and why it is ≥ 0."""
+
+    coefficient: sp.Expr
+    inner_product: str
+    reason: str
+    coefficient_condition: str
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    """Outcome of a symbolic check of ``dH/dt + Δ = 0``.
+
+    ``proved`` is True only when the residual simplified to exactly 0 for every piece combination;
+    ``residual`` is the simplified residual (0 when proved); ``cases`` counts the piece
+    combinations checked; ``assumptions`` says what the proof assumes.
+    """
+
+    proved: bool
+    residual: sp.Expr
+    dim: int
+    H: sp.Expr
+    dH_dt: sp.Expr
+    delta: sp.Expr
+    cases: int
+    seconds: float
+    assumptions: str
+    method: str
+
+
+@dataclass(frozen=True)
+class DiscoveryResult:
+    """Outcome of :func:`discover_coefficient` (all expressions in the ODE parameter symbols)."""
+
+    c: sp.Expr
+    b: sp.Expr
+    weights: dict
+    sign_indefinite_term: sp.Expr
+    sign_indefinite_coefficient: sp.Expr
+    remaining_delta: sp.Expr
+    solutions: list
+    dim: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DiscreteResult:
+    """Outcome of :func:`discrete_inequality` (§5b, implicit decay).
+
+    ``proved`` is True when ``bound + εΔ_t − (Lε²/2)‖u‖²`` simplified to exactly 0, where ``bound``
+    is what the three inequalities give for ``H_d(t+1) − H_d(t)``; ``coefficients_nonneg`` records
+    that the three inequalities were applied with non-negative weights.
+    """
+
+    proved: bool
+    residual: sp.Expr
+    C: sp.Expr
+    eps_delta: sp.Expr
+    inequalities: tuple
+    coefficients_nonneg: dict
+    dim: int
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------
+# symbols and the canonical form of abstract derivatives
+# ---------------------------------------------------------------------------------------------
+def ode_symbols():
+    """Positive symbols α, γ, ε, λ (as a dict)."""
+    return {n: sp.Symbol(n, positive=True) for n in ("alpha", "gamma", "eps", "lam")}
+
+
+def _vec(prefix, d):
+    return [sp.Symbol(f"{prefix}{i + 1}", real=True) for i in range(d)]
+
+
+class _Canon:
+    """Replace each first derivative of an abstract function at a named point by a named symbol.
+
+    ``Derivative(K(m1, m2), m1)`` and ``Subs(Derivative(K(z1, z2), z1), (z1, z2), (mt1, mt2))`` both
+    become the symbol ``gK_m_1`` / ``gK_mt_1``: the value of the i-th partial derivative at that
+    point, which — K being arbitrary — is independent of every other symbol.
+    """
+
+    def __init__(self, labels: dict):
+        self.labels = {tuple(k): v for k, v in labels.items()}
+        self.symbols: dict = {}
+
+    def _sym(self, fname, i, point):
+        label = self.labels.get(tuple(point))
+        if label is None:
+            label = f"p{len(self.labels)}"
+            self.labels[tuple(point)] = label
+        key = (fname, i, label)
+        if key not in self.symbols:
+            self.symbols[key] = sp.Symbol(f"g{fname}_{label}_{i + 1}", real=True)
+        return self.symbols[key]
+
+    def __call__(self, expr):
+        reps = {}
+        for a in expr.atoms(sp.Subs):
+            der, vars_, pt = a.args
+            if isinstance(der, sp.Derivative) and isinstance(der.expr, AppliedUndef) and len(der.variables) == 1:
+                args = der.expr.args
+                sub = dict(zip(vars_, pt))
+                full = tuple(arg.xreplace(sub) for arg in args)
+                reps[a] = self._sym(der.expr.func.__name__, list(args).index(der.variables[0]), full)
+        for a in expr.atoms(sp.Derivative):
+            if isinstance(a.expr, AppliedUndef) and len(a.variables) == 1 and a.variables[0] in a.expr.args:
+                reps[a] = self._sym(a.expr.func.__name__, list(a.expr.args).index(a.variables[0]), a.expr.args)
+        return expr.xreplace(reps)
+
+
+def _grad_at(fn, point):
+    """The gradient of the abstract function ``fn`` evaluated at ``point`` (a list of expressions)."""
+    z = [sp.Dummy(f"z{i}") for i in range(len(point))]
+    return [sp.Subs(sp.Derivative(fn(*z), zi), tuple(z), tuple(point)) for zi in z]
+
+
+def _dot(a, b):
+    return sp.Add(*[ai * bi for ai, bi in zip(a, b)])
+
+
+# ---------------------------------------------------------------------------------------------
+# formulas of §4 (text)
+# ---------------------------------------------------------------------------------------------
+def H_formula() -> str:
+    return "H(x,m) = alpha*f(x) + (gamma/lam)*K*(lam*x) + c*(K*(lam*x) + K(m) - lam*<m,x>),  c = (1-eps*gamma)/(1+eps*lam)"
+
+
+def delta_formula() -> str:
+    return ("Delta(x,m) = (gamma+lam)/(1+eps*lam) * <mt - gradK*(lam*x), gradK(mt) - lam*x> "
+            "+ (1-eps*gamma)/(eps*(1+eps*lam)) * <mt - m, gradK(mt) - gradK(m)>,  mt = m + eps*mdot")
+
+
+def monotone_terms(s=None) -> list[MonotoneTerm]:
+    """The two inner products that carry Δ ≥ 0, with their coefficients and why each is ≥ 0."""
+    s = s or ode_symbols()
+    a, g, e, l = s["alpha"], s["gamma"], s["eps"], s["lam"]
+    return [
+        MonotoneTerm(
+            (g + l) / (1 + e * l),
+            "<mt - gradK*(lam*x), gradK(mt) - lam*x>",
+            "monotonicity of dK between the points mt and q = gradK*(lam*x): lam*x is in dK(q) "
+            "(Fenchel-Young equality: y in dK(q) iff q in dK*(y)), and gradK(mt) is in dK(mt)",
+            "gamma + lam > 0 and 1 + eps*lam > 0 (always, for gamma, lam > 0, eps >= 0)",
+        ),
+        MonotoneTerm(
+            (1 - e * g) / (e * (1 + e * l)),
+            "<mt - m, gradK(mt) - gradK(m)>",
+            "monotonicity of dK between the points mt and m (gradK is a selection of dK)",
+            "1 - eps*gamma >= 0, i.e. eps*gamma <= 1 (as eps -> 0 the term tends to <mdot, hess K(m) mdot> >= 0)",
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the continuous identity
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class _KFuncs:
+    """How K, ∇K, K*, ∇K* are built at a point (list of expressions) in one derivation."""
+
+    K: object
+    gradK: object
+    Kstar: object
+    gradKstar: object
+
+
+def _abstract_kfuncs():
+    Kf, Ksf = sp.Function("K"), sp.Function("Kstar")
+    return _KFuncs(
+        K=lambda p: Kf(*p),
+        gradK=lambda p: _grad_at(Kf, p),
+        Kstar=lambda p: Ksf(*p),
+        gradKstar=lambda p: _grad_at(Ksf, p),
+    )
+
+
+def _derive(kf: _KFuncs, d: int, s: dict, c=None, b=1):
+    """Build H, dH/dt (chain rule) and Δ for the K functions ``kf`` in dimension d.
+
+    Returns a dict of expressions and the canonicaliser; ``mt`` is the look-ahead momentum as an
+    expression of the state and ∇f(x).
+    """
+    a, g, e, l = s["alpha"], s["gamma"], s["eps"], s["lam"]
+    x, m = _vec("x", d), _vec("m", d)
+    f = sp.Function("f")(*x)
+    gf = [f.diff(xi) for xi in x]
+    mdot = [-a * gfi - g * mi for gfi, mi in zip(gf, m)]
+    mt = [mi + e * mdi for mi, mdi in zip(m, mdot)]
+    y = [l * xi for xi in x]
+    c = (1 - e * g) / (1 + e * l) if c is None else c
+    gap = kf.Kstar(y) + kf.K(m) - l * _dot(m, x)
+    H = a * f + b * (g / l) * kf.Kstar(y) + c * gap
+    gK_mt = kf.gradK(mt)
+    xdot = [gi - yi for gi, yi in zip(gK_mt, y)]
+    dHdt = sp.Add(*[H.diff(xi) * xd for xi, xd in zip(x, xdot)]) + sp.Add(*[H.diff(mi) * md for mi, md in zip(m, mdot)])
+    gKs, gK_m = kf.gradKstar(y), kf.gradK(m)
+    P1 = _dot([p - q for p, q in zip(mt, m)], [p - q for p, q in zip(gK_mt, gK_m)])
+    P2 = _dot([p - q for p, q in zip(mt, gKs)], [p - q for p, q in zip(gK_mt, y)])
+    P3 = _dot([p - q for p, q in zip(m, gKs)], [p - q for p, q in zip(gK_m, y)])
+    delta = (g + l) / (1 + e * l) * P2 + (1 - e * g) / (e * (1 + e * l)) * P1
+    canon = _Canon({tuple(x): "x", tuple(m): "m", tuple(mt): "mt", tuple(y): "lamx"})
+    return dict(x=x, m=m, mt=mt, y=y, f=f, gf=gf, H=H, dHdt=dHdt, delta=delta, P1=P1, P2=P2, P3=P3,
+                canon=canon, c=c)
+
+
+def _is_zero(expr) -> tuple[bool, sp.Expr]:
+    """Decide ``expr ≡ 0`` (sufficient test; a False may mean sympy could not finish).
+
+    1. Normalise the transcendental parts: inverse hyperbolics to logs, ``log`` of products
+       expanded, ``sinh(a)`` to ``tanh(a)·cosh(a)``.
+    2. Replace every remaining function application (``tanh(a)``, ``log(1 + λx)``, ...) by a fresh
+       symbol: if the result is 0 as a rational function of independent symbols, ``expr`` is 0.
+    3. Otherwise fall back to ``sympy.simplify``.
+    """
+    r = sp.expand_log(expr.rewrite(sp.log), force=True) if expr.has(sp.atanh, sp.asinh, sp.acosh) else expr
+    r = r.replace(sp.sinh, lambda a: sp.tanh(a) * sp.cosh(a))
+    fn_atoms = [a for a in r.atoms(sp.Function) if not isinstance(a, AppliedUndef)]
+    reps = {a: sp.Dummy(f"t{i}") for i, a in enumerate(fn_atoms)}
+    if sp.cancel(sp.together(sp.expand(r.xreplace(reps)))) == 0:
+        return True, sp.S.Zero
+    r2 = sp.simplify(sp.expand_log(r.rewrite(sp.log), force=True))
+    if r2 == 0:
+        return True, sp.S.Zero
+    r3 = sp.simplify(sp.expand(r2.rewrite(sp.exp)))
+    return r3 == 0, (sp.S.Zero if r3 == 0 else r2)
+
+
+def generic_identity(d: int = 2) -> IdentityResult:
+    """Prove ``dH/dt + Δ ≡ 0`` for abstract K, K*, f in dimension ``d`` (ε > 0).
+
+    After the chain rule, the values ∇f(x), ∇K(m), ∇K(m̃), ∇K*(λx) are independent symbols (K, K*
+    and f are arbitrary functions), so the residual vanishing as a rational function of them and
+    of α, γ, ε, λ is a proof for all K, f differentiable where evaluated.
+    """
+    if not isinstance(d, int) or d < 1 or d > 8:
+        raise LionKError(f"dimension for the symbolic derivation must be an integer in 1..8, got {d!r}")
+    t0 = time.perf_counter()
+    s = ode_symbols()
+    D = _derive(_abstract_kfuncs(), d, s)
+    canon = D["canon"]
+    dHdt = canon(D["dHdt"])
+    delta = canon(D["delta"])
+    ok, res = _is_zero(dHdt + delta)
+    return IdentityResult(
+        proved=ok, residual=res, dim=d, H=D["H"], dH_dt=dHdt, delta=delta, cases=1,
+        seconds=time.perf_counter() - t0,
+        assumptions="alpha, gamma, lam, eps > 0; K, K*, f differentiable at the points where they are evaluated "
+                    "(x with lam*x in the interior of dom K*)",
+        method="sympy chain rule on abstract functions; residual reduced to 0 by rational normal form",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# concrete separable K
+# ---------------------------------------------------------------------------------------------
+def _separable_kfuncs(spec: SeparableSpec, piece_m: Piece, piece_mt: Piece, piece_y: Piece, mt_label):
+    """K built from one piece at m, one at m̃, one piece of K* at λx (same piece in every coordinate)."""
+    u, yv = spec.u, spec.y
+
+    def K(p):
+        return sp.Add(*[piece_m.k.subs(u, pi) for pi in p])
+
+    def gradK(p):
+        pc = piece_mt if mt_label(p) else piece_m
+        return [pc.dk.subs(u, pi) for pi in p]
+
+    def Kstar(p):
+        return sp.Add(*[piece_y.k.subs(yv, pi) for pi in p])
+
+    def gradKstar(p):
+        return [piece_y.dk.subs(yv, pi) for pi in p]
+
+    return _KFuncs(K, gradK, Kstar, gradKstar)
+
+
+def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = True) -> IdentityResult:
+    """Prove ``dH/dt + Δ ≡ 0`` for a concrete separable K on every combination of its smooth pieces.
+
+    K(m), ∇K(m), ∇K(m̃) and K*(λx), ∇K*(λx) are the concrete expressions of ``spec`` (the stated
+    ∇K and ∇K*, not derivatives of K and K*, so the check also confirms that they are the
+    derivatives); f stays abstract. For piecewise K, each coordinate of m and m̃ and of λx is taken
+    in one piece (``len(pieces)² · len(conj_pieces)`` cases): the identity is proved inside the
+    pieces, which is where K is C¹ in the relevant points.
+    """
+    if spec.kstar is None or not spec.conj_pieces:
+        raise LionKError(f"K={spec.name}: no closed-form conjugate, the identity can only be checked numerically")
+    t0 = time.perf_counter()
+    s = ode_symbols()
+    spec_params = spec.params if not symbolic_params else {}
+    residuals, cases = [], 0
+    first = None
+    for pm, pmt, py in itertools.product(spec.pieces, spec.pieces, spec.conj_pieces):
+        holder = {}
+
+        def is_mt(p, holder=holder):
+            return holder.get("mt") is not None and tuple(p) == holder["mt"]
+
+        kf = _separable_kfuncs(spec, pm, pmt, py, is_mt)
+        # m̃ is needed before the gradient at m̃ is built: precompute it the same way _derive does
+        a, g, e = s["alpha"], s["gamma"], s["eps"]
+        x, m = _vec("x", d), _vec("m", d)
+        f = sp.Function("f")(*x)
+        holder["mt"] = tuple(mi + e * (-a * f.diff(xi) - g * mi) for xi, mi in zip(x, m))
+        D = _derive(kf, d, s)
+        canon = D["canon"]
+        dHdt, delta = canon(D["dHdt"]), canon(D["delta"])
+        if spec_params:
+            dHdt, delta = dHdt.subs(spec_params), delta.subs(spec_params)
+        ok, res = _is_zero(dHdt + delta)
+        cases += 1
+        if first is None:
+            first = (D["H"], dHdt, delta)
+        if not ok:
+            residuals.append(res)
+    proved = not residuals
+    return IdentityResult(
+        proved=proved, residual=sp.S.Zero if proved else residuals[0], dim=d, H=first[0], dH_dt=first[1],
+        delta=first[2], cases=cases, seconds=time.perf_counter() - t0,
+        assumptions=(f"alpha, gamma, lam, eps > 0; every coordinate of m, mt and lam*x inside one smooth piece of "
+                     f"k and k* ({len(spec.pieces)} x {len(spec.pieces)} x {len(spec.conj_pieces)} piece combinations); "
+                     f"parameters of K symbolic: {', '.join(map(str, spec.params)) or 'none'}"),
+        method="concrete K, K*, gradK, gradK* substituted; f abstract; residual simplified to 0",
+    )
+
+
+def _piece_sample(cond, var):
+    """A point strictly inside the interval described by ``cond``."""
+    iv = cond.as_set() if cond is not sp.true else sp.S.Reals
+    lo, hi = iv.inf, iv.sup
+    if lo == -sp.oo and hi == sp.oo:
+        return 0.5
+    if lo == -sp.oo:
+        return float(hi) - 1.0
+    if hi == sp.oo:
+        return float(lo) + 1.0
+    return 0.5 * (float(lo) + float(hi))
+
+
+def catalogue_spec(K) -> SeparableSpec | None:
+    """The :class:`SeparableSpec` of a smooth separable catalogue K, or of a user K; else None.
+
+    quadratic: k = u²/2; logcosh(δ): k = δ log cosh(u/δ), k* = δ[(1+y)/2 log(1+y) + (1−y)/2 log(1−y)],
+    (k*)' = δ artanh(y); huber(δ): three pieces of k, k* = δ y²/2 on (−1, 1). δ is a positive symbol
+    (``params`` holds its numeric value), so the proof covers every δ > 0.
+    """
+    spec = getattr(K, "sym_spec", None)
+    if isinstance(spec, SeparableSpec):
+        return spec
+    name = getattr(K, "name", None)
+    u, y = sp.Symbol("u", real=True), sp.Symbol("y", real=True)
+    if name == "quadratic":
+        pk = Piece(u**2 / 2, u, sp.true, 0.5)
+        py = Piece(y**2 / 2, y, sp.true, 0.5)
+        return SeparableSpec("quadratic", u, y, pk.k, pk.dk, py.k, py.dk, (pk,), (py,), (-sp.oo, sp.oo))
+    dl = sp.Symbol("delta", positive=True)
+    if name == "logcosh":
+        k = dl * sp.log(sp.cosh(u / dl))
+        ks = dl * ((1 + y) / 2 * sp.log(1 + y) + (1 - y) / 2 * sp.log(1 - y))
+        pk = Piece(k, sp.tanh(u / dl), sp.true, 0.5)
+        py = Piece(ks, dl * sp.atanh(y), (y > -1) & (y < 1), 0.0)
+        return SeparableSpec("logcosh", u, y, k, pk.dk, ks, py.dk, (pk,), (py,), (-sp.Integer(1), sp.Integer(1)),
+                             {dl: sp.nsimplify(K.delta)})
+    if name == "huber":
+        pieces = (
+            Piece(u**2 / (2 * dl), u / dl, sp.Abs(u) < dl, 0.0),
+            Piece(u - dl / 2, sp.Integer(1), u > dl, 2.0),
+            Piece(-u - dl / 2, -sp.Integer(1), u < -dl, -2.0),
+        )
+        k = sp.Piecewise((u**2 / (2 * dl), sp.Abs(u) <= dl), (sp.Abs(u) - dl / 2, True))
+        dk = sp.Piecewise((u / dl, sp.Abs(u) <= dl), (sp.sign(u), True))
+        py = Piece(dl * y**2 / 2, dl * y, (y > -1) & (y < 1), 0.0)
+        return SeparableSpec("huber", u, y, k, dk, py.k, py.dk, pieces, (py,), (-sp.Integer(1), sp.Integer(1)),
+                             {dl: sp.nsimplify(K.delta)})
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# discovery of c
+# ---------------------------------------------------------------------------------------------
+def discover_coefficient(d: int = 2, unknown_b: bool = True) -> DiscoveryResult:
+    """Find the gap coefficient c (and the weight b of (γ/λ)K*) that make H_c a Lyapunov function.
+
+    Steps (all by sympy, K and f abstract):
+
+    1. ``H_c = αf + b(γ/λ)K*(λx) + c(K*(λx) + K(m) − λ⟨m, x⟩)``; dH_c/dt by the chain rule.
+    2. Eliminate ∇f with the ODE: α∇f = −ṁ − γm and ṁ = (m̃ − m)/ε, so the independent symbols
+       are x, m, m̃, ∇K(m), ∇K(m̃), ∇K*(λx).
+    3. The only sign-definite bilinear forms available are the monotone pair forms
+       P1 = ⟨m̃ − m, ∇K(m̃) − ∇K(m)⟩, P2 = ⟨m̃ − q, ∇K(m̃) − λx⟩, P3 = ⟨m − q, ∇K(m) − λx⟩
+       (q = ∇K*(λx)). Their weights w1, w2, w3 are fixed by the coefficients of the monomials
+       that contain ∇K(m) or ∇K*(λx) (no other form produces them).
+    4. What remains is the sign-indefinite term: a multiple k(c, b)·⟨ṁ, ∇K(m̃) − λx⟩. Solve
+       k = 0 together with the remaining coefficient equations for c (and b).
+    """
+    if not isinstance(d, int) or d < 1 or d > 8:
+        raise LionKError(f"dimension for the symbolic derivation must be an integer in 1..8, got {d!r}")
+    t0 = time.perf_counter()
+    s = ode_symbols()
+    a, g, e, l = s["alpha"], s["gamma"], s["eps"], s["lam"]
+    c, b = sp.Symbol("c", real=True), (sp.Symbol("b", real=True) if unknown_b else sp.Integer(1))
+    D = _derive(_abstract_kfuncs(), d, s, c=c, b=b)
+    canon = D["canon"]
+    dHdt = canon(D["dHdt"])
+    P = [canon(D[k]) for k in ("P1", "P2", "P3")]
+    x, m = D["x"], D["m"]
+    mt = _vec("mt", d)
+    gf = [canon(gi) for gi in D["gf"]]
+    elim = {gfi: -((mti - mi) / e + g * mi) / a for gfi, mti, mi in zip(gf, mt, m)}
+    canon_mt = [canon(v) for v in D["mt"]]
+    # the ∇K(m̃) symbols are keyed on m̃ (an expression of ∇f); rename nothing, only substitute ∇f
+    dHdt = sp.expand(dHdt.xreplace(elim))
+    P = [sp.expand(p.xreplace(elim)) for p in P]
+    w = sp.symbols("w1 w2 w3", real=True)
+    E = sp.expand(dHdt + sum(wi * pi for wi, pi in zip(w, P)))
+    sym = canon.symbols
+    gK_m = [sym[("K", i, "m")] for i in range(d)]
+    gKs = [sym[("Kstar", i, "lamx")] for i in range(d)]
+    gK_mt = [sym[("K", i, "mt")] for i in range(d)]
+    state = x + m + mt + gK_m + gKs + gK_mt
+    poly = sp.Poly(E, *state)
+    coeffs = dict(zip(poly.monoms(), poly.coeffs()))
+    # step 3: equations from monomials containing ∇K(m) or ∇K*(λx)
+    idx_special = {state.index(v) for v in gK_m + gKs}
+    eq_special = [cf for mon, cf in coeffs.items() if any(mon[i] for i in idx_special)]
+    wsol = sp.solve(eq_special, w, dict=True)
+    if len(wsol) != 1:
+        raise LionKError("discovery failed: the monotone weights are not determined uniquely")  # pragma: no cover
+    wsol = wsol[0]
+    R = sp.expand(E.xreplace(wsol))
+    # step 4: what remains is sign-indefinite: it must vanish identically (every coefficient of the
+    # polynomial R in the state symbols), which gives the equations for c (and b)
+    unknowns = [c] + ([b] if unknown_b else [])
+    all_eqs = [q for q in sp.Poly(R, *state).coeffs() if q != 0]
+    sols = sp.solve(all_eqs, unknowns, dict=True)
+    if len(sols) != 1:
+        raise LionKError(f"discovery failed: {len(sols)} solutions for {unknowns}")  # pragma: no cover
+    sol = sols[0]
+    # for display (b = 1, its solved value): R = k(c)·⟨ṁ, ∇K(m̃) − λx⟩ with ṁ = (m̃ − m)/ε
+    form = _dot([(p - q) / e for p, q in zip(mt, m)], [p - l * xi for p, xi in zip(gK_mt, x)])
+    kcoef = sp.factor(sp.cancel(R.subs(b, sol.get(b, 1)) / form)) if unknown_b else sp.factor(sp.cancel(R / form))
+    if any(v in kcoef.free_symbols for v in state):
+        raise LionKError(f"discovery failed: the remainder is not a multiple of <mdot, gradK(mt) - lam*x>: {R}")  # pragma: no cover
+    c_val = sp.factor(sp.simplify(sol[c]))
+    b_val = sp.simplify(sol.get(b, sp.Integer(1))) if unknown_b else sp.Integer(1)
+    weights = {str(k): sp.factor(sp.simplify(v.subs({c: c_val, b: b_val}))) for k, v in wsol.items()}
+    remaining = sp.Add(*[weights[str(wi)] * pi for wi, pi in zip(w, P)])
+    # present the remaining Δ in readable vector notation
+    remaining_text = sp.Add(*[
+        weights["w1"] * sp.Symbol("<mt - m, gradK(mt) - gradK(m)>"),
+        weights["w2"] * sp.Symbol("<mt - gradKstar(lam*x), gradK(mt) - lam*x>"),
+        weights["w3"] * sp.Symbol("<m - gradKstar(lam*x), gradK(m) - lam*x>"),
+    ])
+    del remaining, canon_mt
+    return DiscoveryResult(
+        c=c_val, b=b_val, weights=weights,
+        sign_indefinite_term=kcoef * sp.Symbol("<mdot, gradK(mt) - lam*x>"),
+        sign_indefinite_coefficient=sp.collect(sp.expand(kcoef), c),
+        remaining_delta=remaining_text, solutions=sols, dim=d, seconds=time.perf_counter() - t0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# discrete time (§5b)
+# ---------------------------------------------------------------------------------------------
+def discrete_inequality(d: int = 2) -> DiscreteResult:
+    """Derive the §5b one-step inequality symbolically for abstract f (L-smooth), K, K* (convex).
+
+    With implicit decay, ``x1 = (x + ε∇K(m̃1))/(1 + ελ)`` so ``x1 − x = εu``. The three inequalities
+
+    * ``f(x1) − f(x) ≤ ⟨∇f(x), x1 − x⟩ + (L/2)‖x1 − x‖²``           (∇f L-Lipschitz)
+    * ``K(m1) − K(m) ≤ ⟨∇K(m1), m1 − m⟩``                           (K convex)
+    * ``K*(λx1) − K*(λx) ≤ ⟨∇K*(λx1), λx1 − λx⟩``                   (K* convex)
+
+    enter ``H_d(t+1) − H_d(t)`` with weights 1, C and 1/λ + C (all ≥ 0), plus the exact change of
+    the bilinear term −Cλ⟨m, x⟩. The result is proved when ``bound + εΔ_t − (Lε²/2)‖u‖² ≡ 0`` in
+    the independent symbols x, m, ∇f(x), ∇K(m̃1), ∇K(m1), ∇K*(λx1).
+    """
+    if not isinstance(d, int) or d < 1 or d > 8:
+        raise LionKError(f"dimension for the symbolic derivation must be an integer in 1..8, got {d!r}")
+    t0 = time.perf_counter()
+    e, l, L = (sp.Symbol(n, positive=True) for n in ("eps", "lam", "L"))
+    b1, b2 = sp.Symbol("beta1", nonnegative=True), sp.Symbol("beta2", positive=True)
+    x, m, gf = _vec("x", d), _vec("m", d), _vec("gf", d)
+    gk, gm1, y1 = _vec("gK_mt1_", d), _vec("gK_m1_", d), _vec("gKs_lamx1_", d)
+    mt1 = [b1 * mi - (1 - b1) * gi for mi, gi in zip(m, gf)]
+    m1 = [b2 * mi - (1 - b2) * gi for mi, gi in zip(m, gf)]
+    x1 = [(xi + e * gki) / (1 + e * l) for xi, gki in zip(x, gk)]
+    u = [gki - l * x1i for gki, x1i in zip(gk, x1)]
+    Q = e * l * (1 - b1) + 1 - b2
+    C = e * b1 / Q
+    dx = [p - q for p, q in zip(x1, x)]
+    bound_f = _dot(gf, dx) + L / 2 * _dot(dx, dx)
+    bound_K = _dot(gm1, [p - q for p, q in zip(m1, m)])
+    bound_Ks = _dot(y1, [l * p - l * q for p, q in zip(x1, x)])
+    w_f, w_Ks, w_K = sp.Integer(1), 1 / l + C, C
+    bound = w_f * bound_f + w_Ks * bound_Ks + w_K * bound_K - C * l * (_dot(m1, x1) - _dot(m, x))
+    eps_delta = (e * (1 - b2 + e * l) / Q * _dot(u, [p - q for p, q in zip(mt1, y1)])
+                 + e * b1 * (1 - b2) / ((b2 - b1) * Q) * _dot([p - q for p, q in zip(gk, gm1)],
+                                                               [p - q for p, q in zip(mt1, m1)]))
+    ok, res = _is_zero(bound + eps_delta - L * e**2 / 2 * _dot(u, u))
+    # weights ≥ 0 under 0 ≤ β1 < β2 < 1, ε, λ > 0: Q = ελ(1−β1) + (1−β2) > 0
+    nonneg = {"f (L-smoothness)": "1", "K* (convexity)": str(sp.simplify(w_Ks)), "K (convexity)": str(C)}
+    return DiscreteResult(
+        proved=ok, residual=res, C=C, eps_delta=eps_delta,
+        inequalities=("f(x1) - f(x) <= <gradf(x), x1 - x> + (L/2)|x1 - x|^2",
+                      "K(m1) - K(m) <= <gradK(m1), m1 - m>",
+                      "K*(lam*x1) - K*(lam*x) <= <gradK*(lam*x1), lam*x1 - lam*x>"),
+        coefficients_nonneg=nonneg, dim=d, seconds=time.perf_counter() - t0,
+    )
