@@ -1,0 +1,151 @@
+"""Run a selection of claims and write the report (``report.json`` and ``report.md``).
+
+The records are deterministic (same seed, same numbers); run times are kept in the
+:class:`Report` beside them, not inside the records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from dynamics.atomic import atomic_path, ensure_writable_dir
+
+from . import registry
+from .record import TheoremCheck, to_jsonable
+
+__all__ = ["Report", "run", "write_report", "format_table", "format_value"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Results of one ``reproduce`` run.
+
+    Attributes
+    ----------
+    checks : tuple of TheoremCheck
+    seconds : dict of str -> float
+        Wall time per claim id.
+    fast : bool
+    seed : int
+    """
+
+    checks: tuple
+    seconds: dict
+    fast: bool
+    seed: int
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return to_jsonable({
+            "fast": self.fast, "seed": self.seed, "all_pass": self.passed,
+            "n_claims": len(self.checks), "n_pass": sum(c.passed for c in self.checks),
+            "seconds": self.seconds, "total_seconds": sum(self.seconds.values()),
+            "claims": [c.to_dict() for c in self.checks],
+        })
+
+
+def run(only=None, *, fast: bool = True, seed: int = 0,
+        progress: Callable[[Sequence], object] | None = None) -> Report:
+    """Check the claims selected by ``only`` (see :func:`registry.select`).
+
+    ``progress`` wraps the list of claims (e.g. ``tqdm``); it must return an iterable.
+    """
+    claims = registry.select(only)
+    it = progress(claims) if progress is not None else claims
+    checks, seconds = [], {}
+    for claim in it:
+        if hasattr(it, "set_description"):
+            it.set_description(f"claim {claim.id}: {claim.title}")
+        t0 = time.perf_counter()
+        checks.append(claim.check(fast=fast, seed=seed))
+        seconds[claim.id] = round(time.perf_counter() - t0, 3)
+    return Report(tuple(checks), seconds, fast, seed)
+
+
+def format_value(v) -> str:
+    if isinstance(v, str):
+        return v
+    v = float(v)
+    if v != v:
+        return "nan"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    if v == int(v) and abs(v) < 1e6:
+        return f"{int(v)}"
+    return f"{v:.4g}"
+
+
+def _relation(c: TheoremCheck) -> str:
+    return {"upper": "≤", "tight": "=", "invariant": "="}[c.kind]
+
+
+def format_table(checks: Sequence[TheoremCheck]) -> str:
+    """Plain-text table: claim, title, predicted (worst case), measured, tolerance, verdict."""
+    rows = [("claim", "title", "kind", "predicted", "measured", "tol", "cases", "verdict")]
+    for c in checks:
+        n_pass = sum(k.passed for k in c.cases)
+        rows.append((c.id, c.title, c.kind, f"{_relation(c)} {format_value(c.predicted)}",
+                     format_value(c.measured), format_value(c.tolerance), f"{n_pass}/{len(c.cases)}",
+                     c.verdict.upper()))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _markdown(report: Report) -> str:
+    out = ["# lionk reproduce: the paper's claims as numbers", "",
+           f"Mode: {'fast' if report.fast else 'full'}, seed {report.seed}. "
+           f"{sum(c.passed for c in report.checks)}/{len(report.checks)} claims hold. "
+           f"Total time {sum(report.seconds.values()):.1f} s.", "",
+           "| claim | title | kind | predicted (worst case) | measured | tol | cases | verdict |",
+           "|---|---|---|---|---|---|---|---|"]
+    for c in report.checks:
+        n_pass = sum(k.passed for k in c.cases)
+        out.append(f"| {c.id} | {c.title} | {c.kind} | {_relation(c)} {format_value(c.predicted)} | "
+                   f"{format_value(c.measured)} | {format_value(c.tolerance)} | {n_pass}/{len(c.cases)} | "
+                   f"**{c.verdict}** |")
+    for c in report.checks:
+        out += ["", f"## Claim {c.id}: {c.title} — {c.verdict}", "",
+                f"*Statement.* {c.statement}", "", f"*Reference.* {c.reference}", "",
+                f"*Tolerance.* {c.tolerance_why}", ""]
+        if c.notes:
+            out += [f"*Notes.* {c.notes}", ""]
+        out += ["| case | kind | predicted | measured | tol | ok |", "|---|---|---|---|---|---|"]
+        for k in c.cases:
+            rel = "≤" if k.kind == "upper" else "="
+            out.append(f"| {k.label.replace('|', '/')} | {k.kind} | {rel} {format_value(k.predicted)} | "
+                       f"{format_value(k.measured)} | {format_value(k.tol)} | {'yes' if k.passed else '**no**'} |")
+        out.append(f"\n({report.seconds.get(c.id, 0):.2f} s)")
+    return "\n".join(out) + "\n"
+
+
+def write_report(report: Report, out_dir) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.md`` into ``out_dir`` atomically; return their paths."""
+    d = ensure_writable_dir(out_dir)
+    js = json.dumps(report.to_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    md = _markdown(report)
+    pj, pm = d / "report.json", d / "report.md"
+    # both are rendered before either is written; each lands by an atomic rename, the two renames
+    # back to back, so an interruption leaves the old pair (or nothing), never a truncated file
+    mode = 0o666 & ~_umask()  # mkstemp creates 0600; a report is an ordinary file
+    with atomic_path(pj) as tj, atomic_path(pm) as tm:
+        tj.write_text(js, encoding="utf-8")
+        tm.write_text(md, encoding="utf-8")
+        os.chmod(tj, mode)
+        os.chmod(tm, mode)
+    return pj, pm
+
+
+def _umask() -> int:
+    cur = os.umask(0)
+    os.umask(cur)
+    return cur
