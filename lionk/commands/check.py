@@ -1,0 +1,270 @@
+"""``lionk check``: a CI gate for a Lion-K variant (simulated) or a recorded training run.
+
+Exit codes: 0 every check holds, 1 a check failed (the summary names the first failing step and
+state), 2 usage error or bad input (one line on stderr). See :mod:`lyapunov.checks` for what each
+check asserts and ``docs/recorded-runs.md`` for how to save a run from PyTorch or numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import warnings
+
+import numpy as np
+
+from dynamics.errors import LionKError, LionKWarning
+from dynamics.params import LionParams
+from lyapunov import checks
+
+from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args,
+                    params_from_args, positive_int, write_json)
+
+#: defaults of simulate mode when no hyper-parameter is given (documented in --help)
+DEFAULT_LR = 0.01
+DEFAULT_WD = 0.1
+
+EPILOG = """\
+what is checked (absolute tolerances; a step passes when bound - observed >= -tol):
+  step_in_D            the update direction (x_{t+1} - (1-theta) x_t)/theta lies in D/lam
+  phase1_rate          dist(lam x_{t+1}, D) <= (1-theta) dist(lam x_t, D)
+                       (theta = lr*wd explicit, lr*wd/(1+lr*wd) implicit)
+  stays_in_D           once lam x is in D (dist <= tol) it never leaves
+  constraint_reached   lam x in D at the last step (skipped while the Phase 1 bound is above tol)
+  momentum_update      m_{t+1} = beta2 m_t - (1-beta2) g_t (recorded runs with grad)
+  lyapunov_discrete    H_d(t+1) - H_d(t) - B_f(t) <= -eps*Delta_t (math file 5b; explicit decay with
+                       lr is checked as implicit decay with lr/(1 - lr*wd), the same run)
+  delta_discrete_nonnegative   eps*Delta_t >= 0 (fails for a non-convex K)
+  lyapunov_discrete_L  5b as stated, with f values and --lipschitz (or a built-in objective's L)
+  lyapunov_ode, delta_nonnegative, phase1_rate_ode, stays_in_D_ode   (--mode ode|both)
+
+exit status: 0 all checks hold, 1 a check failed (first failing step and state printed),
+2 usage error or bad input.
+
+examples:
+  lionk check --kappa l1 --objective quadratic --lr 0.01 --weight-decay 0.5
+  lionk check --kappa-expr "log(cosh(u))" --objective mypkg.losses:loss --dim 20 --mode both
+  lionk check --kappa l1 --run run.npz --lr 1e-4 --beta1 0.9 --beta2 0.99 --weight-decay 0.1
+"""
+
+
+def _tol_type(text: str) -> float:
+    v = finite_float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return v
+
+
+def _seed_type(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= v < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {v}")
+    return v
+
+
+def _pos_float(text: str) -> float:
+    v = finite_float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "check", help="CI gate: check Lyapunov decrease and the constraint on a K (simulated) or a recorded run",
+        description="Check that a Lion-K variant keeps the guarantees of the paper: Phase 1 (λx reaches "
+                    "and stays in D = dom K*) and the Lyapunov inequality (math file §5b discrete, §4 ODE). "
+                    "Either simulate a built-in or user objective (--objective) or check a run recorded "
+                    "from your own training loop (--run FILE.npz, see docs/recorded-runs.md).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_kappa_args(p)
+    add_param_args(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--objective", metavar="NAME|MODULE:FN",
+                      help="simulate on a built-in objective (quadratic, logistic, ...) or a Python function "
+                           "fn(x) -> (value, grad) for one state x, or an object with value/grad methods")
+    what.add_argument("--run", metavar="FILE.npz",
+                      help="check a recorded run: arrays x (T, ...), m (T, ...), optional grad, f")
+    s = p.add_argument_group("simulate mode (--objective)")
+    s.add_argument("--mode", choices=["discrete", "ode", "both"], default="discrete",
+                   help="simulate the discrete map, the ODE, or both (default discrete)")
+    s.add_argument("--dim", type=lambda v: positive_int(v, 10**6), default=None,
+                   help="dimension (default per built-in objective; required for MODULE:FN without --x0)")
+    s.add_argument("--x0", metavar="FILE.npy", help="initial states, shape (B, *state) or state")
+    s.add_argument("--batch", type=lambda v: positive_int(v, 10**4), default=4, help="seeded initial states (default 4)")
+    s.add_argument("--steps", type=lambda v: positive_int(v, 10**6), default=300, help="discrete steps (default 300)")
+    s.add_argument("--init-scale", type=_pos_float, default=None,
+                   help="std of the random initial states (default 2/λ, so λx starts outside D)")
+    s.add_argument("--seed", type=_seed_type, default=0, help="seed of the initial states and objective data")
+    s.add_argument("--t-end", type=_pos_float, default=None,
+                   help="ODE horizon (default steps × lr, the time the discrete run covers)")
+    s.add_argument("--ode-method", default=None, help="ODE solver method (default: dynamics.ode's choice for K)")
+    s.add_argument("--ode-tol", type=_tol_type, default=checks.ODE_TOL,
+                   help=f"absolute tolerance of the ODE checks (default {checks.ODE_TOL:g}; it must exceed "
+                        "the solver's error in H)")
+    r = p.add_argument_group("recorded-run mode (--run)")
+    r.add_argument("--momentum-convention", choices=["torch", "paper"], default="torch",
+                   help="sign of the recorded m: 'torch' (default) = +EMA of gradients as PyTorch/optax Lion "
+                        "store it (exp_avg, mu); 'paper' = the paper's m, which tracks -grad")
+    c = p.add_argument_group("both modes")
+    c.add_argument("--decay", choices=["explicit", "implicit"], default="explicit",
+                   help="weight decay scheme of the run: explicit x(1 - lr*wd) as in Lion (default), or "
+                        "implicit /(1 + lr*wd)")
+    c.add_argument("--lipschitz", type=_pos_float, default=None,
+                   help="Lipschitz constant L of grad f, for lyapunov_discrete_L (built-in objectives know theirs)")
+    c.add_argument("--tol", type=_tol_type, default=None,
+                   help=f"absolute tolerance of the discrete checks (default {checks.TOL:g}; for a recorded run "
+                        f"{checks.TOL_FLOAT32:g} if it is stored in float32, {checks.TOL_FLOAT16:g} in float16)")
+    p.add_argument("--json", metavar="PATH", help="also write the report as JSON (atomically)")
+    p.set_defaults(func=run)
+
+
+def _discrete_params(args, *, recorded: bool):
+    """(LionParams, ODEParams, notes) from either vocabulary."""
+    ode_vocab = any(getattr(args, k, None) is not None for k in ("alpha", "gamma", "eps", "lam"))
+    notes = []
+    if recorded:
+        if ode_vocab:
+            raise LionKError("a recorded run needs the hyper-parameters it was trained with: --lr --beta1 --beta2 "
+                             "--weight-decay (the ODE parameters do not determine lr)")
+        missing = [f for f, k in (("--lr", "lr"), ("--weight-decay", "weight_decay")) if getattr(args, k) is None]
+        if missing:
+            raise LionKError(f"a recorded run needs {' and '.join(missing)} (the values used in training)")
+    elif not ode_vocab:
+        if args.lr is None:
+            args.lr = DEFAULT_LR
+        if args.weight_decay is None:
+            args.weight_decay = DEFAULT_WD
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LionKWarning)
+        lp, ode = params_from_args(args)
+        if lp is None:
+            lr = min(0.1 / ode.gamma, DEFAULT_LR)
+            lp = ode.to_discrete(lr=lr)
+            notes.append(f"the discrete run uses lr = {lr:g}, the Euler step of this ODE (math file §2)")
+    notes.extend(str(w.message) for w in caught if issubclass(w.category, LionKWarning))
+    return lp, ode, notes
+
+
+def _load_x0(path, shape, K):
+    if not os.path.isfile(path):
+        raise LionKError(f"--x0 file {path!r} does not exist")
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise LionKError(f"cannot read --x0 {path!r} as a .npy array: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(a, np.ndarray):
+        raise LionKError(f"--x0 {path!r} must be a .npy array, not an .npz archive")
+    if a.dtype.kind not in "fiu":
+        raise LionKError(f"--x0 {path!r} has dtype {a.dtype}, expected real numbers")
+    if a.size > checks.MAX_ELEMENTS:
+        raise LionKError(f"--x0 {path!r} has {a.size:.3g} elements, more than {checks.MAX_ELEMENTS:.3g}")
+    a = a.astype(float)
+    if not np.all(np.isfinite(a)):
+        raise LionKError(f"--x0 {path!r} contains NaN or inf")
+    if shape is not None:
+        if a.shape == tuple(shape):
+            a = a[None]
+        if a.shape[1:] != tuple(shape):
+            raise LionKError(f"--x0 has shape {a.shape}; the objective's states have shape {tuple(shape)}")
+    else:
+        if a.ndim < K.event_ndim:
+            raise LionKError(f"--x0 has shape {a.shape}, too few axes for K={K.name}")
+        if a.ndim == K.event_ndim:
+            a = a[None]
+    return a
+
+
+def run(args) -> int:
+    check_output_file(args.json)
+    K = kappa_from_args(args)
+    recorded = args.run is not None
+    lp, ode, notes = _discrete_params(args, recorded=recorded)
+    lam = lp.weight_decay
+    if lam <= 0:
+        raise LionKError("weight decay must be > 0 (--weight-decay or --lam): without it there is no constraint "
+                         "(Phase 1) and no Lyapunov function (H divides by λ)")
+    if args.decay == "explicit" and lp.lr * lam >= 1:
+        raise LionKError(f"lr*weight_decay = {lp.lr * lam:g} >= 1 with explicit decay: λx is not contracted; "
+                         "the guarantees need lr*weight_decay < 1")
+    if args.decay == "explicit":
+        notes.append(f"explicit decay with lr = {lp.lr:g} is implicit decay with lr = "
+                     f"{checks.implicit_lr(lp, 'explicit'):.6g} (same run; math file §5b)")
+    disc = {"lr": lp.lr, "beta1": lp.beta1, "beta2": lp.beta2, "weight_decay": lam, "decay": args.decay}
+    ode_d = {"alpha": ode.alpha, "gamma": ode.gamma, "eps": ode.eps, "lam": ode.lam, "c": ode.c}
+
+    if recorded:
+        rr = checks.load_recorded_run(args.run, K, args.momentum_convention)
+        tol = checks.auto_tol(rr.dtype) if args.tol is None else args.tol
+        T = rr.x.shape[0]
+        source = (f"recorded run {args.run} ({T} rows, parameter shape {tuple(rr.x.shape[2:])}, {rr.dtype}, "
+                  f"momentum convention {rr.convention}; "
+                  + ("grad given" if rr.grad is not None else "grad inferred from m")
+                  + (", f given" if rr.f is not None else "") + ")")
+        if args.tol is None:
+            notes.append(f"tolerance {tol:g} (default for {rr.dtype} data)")
+        cs = checks.check_discrete_run(K, rr.x, rr.m, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2, weight_decay=lam,
+                                       decay=args.decay, grad=rr.grad, f=rr.f, L=args.lipschitz, tol=tol,
+                                       mode="recorded", convention_hint=rr.convention)
+        ode_d = None
+    else:
+        cs, source = _simulate(args, K, lp, ode, notes)
+    report = checks.CheckReport(tuple(cs), checks.RunSetup(K.describe(), disc, ode_d, source, tuple(notes)))
+    print(report.summary())
+    if args.json:
+        write_json(args.json, report.to_dict())
+    return 0 if report.ok else 1
+
+
+def _simulate(args, K, lp: LionParams, ode, notes):
+    seed = args.seed
+    if args.x0 is not None and ":" in args.objective and args.dim is None:
+        # shape of a user's state from the x0 file
+        peek = _load_x0(args.x0, None, K)
+        f = checks.load_objective(args.objective, shape=peek.shape[1:], seed=seed)
+    else:
+        f = checks.load_objective(args.objective, dim=args.dim, seed=seed)
+    if (K.event_ndim == 2) != (len(f.shape) == 2):
+        raise LionKError(f"K={K.name} works on {'matrices' if K.event_ndim == 2 else 'vectors'}, "
+                         f"objective {f.name} on shape {f.shape}")
+    K.check_state(np.zeros((1,) + tuple(f.shape)), "a state of the objective")
+    if args.x0 is not None:
+        x0 = _load_x0(args.x0, f.shape, K)
+        origin = f"{x0.shape[0]} start(s) from {args.x0}"
+    else:
+        scale = args.init_scale if args.init_scale is not None else 2.0 / lp.weight_decay
+        rng = np.random.default_rng(seed)
+        size = args.batch * int(np.prod(f.shape))
+        if size > checks.MAX_ELEMENTS:
+            raise LionKError(f"{args.batch} states of shape {f.shape} are too many; lower --batch or --dim")
+        x0 = scale * rng.standard_normal((args.batch,) + tuple(f.shape))
+        origin = f"{args.batch} seeded start(s) (seed {seed}, scale {scale:g})"
+    tol = checks.TOL if args.tol is None else args.tol
+    cs = []
+    parts = []
+    if args.mode in ("discrete", "both"):
+        cs += checks.check_simulated_discrete(K, f, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
+                                              weight_decay=lp.weight_decay, decay=args.decay, steps=args.steps,
+                                              tol=tol, L=args.lipschitz)
+        parts.append(f"{args.steps} discrete steps ({args.decay} decay)")
+    if args.mode in ("ode", "both"):
+        ode.require_lyapunov()
+        t_end = args.t_end if args.t_end is not None else args.steps * lp.lr
+        if not math.isfinite(t_end) or t_end <= 0:
+            raise LionKError(f"bad ODE horizon {t_end}")
+        if x0.shape[0] * int(np.prod(f.shape)) > 5000:
+            raise LionKError(f"the ODE check integrates {x0.shape[0]} x {int(np.prod(f.shape))} coordinates; "
+                             "keep it <= 5000 (lower --batch or --dim) or use --mode discrete")
+        if args.ode_method is not None:
+            from dynamics import ode as ode_mod
+
+            if args.ode_method not in ode_mod.METHODS:
+                raise LionKError(f"unknown --ode-method {args.ode_method!r}; one of {', '.join(ode_mod.METHODS)}")
+        cs += checks.check_ode(K, f, x0, ode, t_end=t_end, tol=args.ode_tol, method=args.ode_method)
+        parts.append(f"ODE on [0, {t_end:g}]")
+    source = f"objective {f.name} {tuple(f.shape)}, {origin}, " + " and ".join(parts)
+    return cs, source

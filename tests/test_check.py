@@ -1,0 +1,527 @@
+"""`lionk check`, lyapunov.checks and the pytest helpers of lyapunov.testing.
+
+References used here are independent of lyapunov/checks.py: a PyTorch-style Lion loop written out
+by hand (as lion-pytorch implements it, momentum = +EMA of gradients), dynamics.discrete.simulate
+for the explicit/implicit equivalence, and lyapunov.functions.discrete_step_terms (which takes the
+step itself) for the §5b terms.
+"""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from dynamics import discrete, kappa as kappa_mod, objectives
+from dynamics.kappa import Kappa
+from dynamics.params import LionParams
+from lionk.cli import main
+from lyapunov import checks
+from lyapunov.functions import discrete_step_terms
+from lyapunov.testing import assert_constraint_reached, assert_lyapunov_nonincreasing
+
+from .conftest import KAPPA_CASES, kappa_id
+
+
+def run_cli(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def by_name(cs):
+    out = {}
+    for c in cs:
+        out.setdefault(c.name, c)
+    return out
+
+
+class NonConvex(Kappa):
+    """K(m) = Σ log(1 + m_i²): k' = 2u/(1+u²) maps into D = [−1, 1] but is not monotone (|u| > 1)."""
+
+    name = "log1p_sq"
+    separable = True
+    smooth = True
+
+    def value(self, m):
+        return np.sum(np.log1p(np.asarray(m, float) ** 2), axis=-1)
+
+    def grad(self, m):
+        m = np.asarray(m, float)
+        return 2 * m / (1 + m * m)
+
+    def conj(self, y):  # the indicator of the box (the conjugate of the convex envelope, Σ|u|-like)
+        return np.where(np.max(np.abs(y), axis=-1) <= 1 + 1e-12, 0.0, np.inf)
+
+    def conj_grad(self, y):
+        return np.zeros_like(np.asarray(y, float))
+
+    def dual_project(self, y):
+        return np.clip(y, -1.0, 1.0)
+
+
+def torch_style_lion(grad, value, x0, *, lr, betas, wd, steps, dtype=np.float64):
+    """Lion exactly as lion-pytorch writes it (decoupled decay first, exp_avg = +EMA of grads).
+
+    Returns arrays x, exp_avg, grad, f of shape (steps + 1, d) recorded BEFORE each step
+    (the last row is the final state, with its gradient and loss).
+    """
+    b1, b2 = betas
+    p = np.array(x0, dtype=dtype)
+    exp_avg = np.zeros_like(p)
+    xs, ms, gs, fs = [], [], [], []
+    for _ in range(steps + 1):
+        g = grad(p.astype(np.float64)).astype(dtype)
+        xs.append(p.copy())
+        ms.append(exp_avg.copy())
+        gs.append(g)
+        fs.append(value(p.astype(np.float64)))
+        p = p * dtype(1 - lr * wd)
+        update = exp_avg * dtype(b1) + g * dtype(1 - b1)
+        p = p - dtype(lr) * np.sign(update)
+        exp_avg = exp_avg * dtype(b2) + g * dtype(1 - b2)
+    return np.array(xs), np.array(ms), np.array(gs), np.array(fs)
+
+
+@pytest.fixture
+def quad():
+    return objectives.get("quadratic", dim=8, seed=3)
+
+
+def save_run(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# the mathematics the checks rely on
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["l1", "logcosh", "l2"])
+def test_explicit_decay_is_implicit_decay_with_rescaled_lr(name, quad):
+    """§5b: explicit decay with step ε' is implicit decay with ε = ε'/(1 − ε'λ) (same x and m)."""
+    lr, wd = 0.04, 0.8
+    x0 = 3 * np.random.default_rng(0).standard_normal((3, 8))
+    a = discrete.simulate(name, quad.grad, x0, lr=lr, weight_decay=wd, steps=400, decay="explicit")
+    b = discrete.simulate(name, quad.grad, x0, lr=lr / (1 - lr * wd), weight_decay=wd, steps=400, decay="implicit")
+    # rounding only: both compute (1 − ε'λ)x + ε'∇K in different orders, errors ~1e-16 per step on
+    # values of size ≤ 10 (m inherits them through ∇f(x)); the contraction keeps them from growing,
+    # so after 400 steps they stay ≲ 1e-13: 1e-12 leaves a margin of 10
+    assert np.max(np.abs(a.x - b.x)) < 1e-12
+    assert np.max(np.abs(a.m - b.m)) < 1e-12
+
+
+@pytest.mark.parametrize("name, params", [("logcosh", {"delta": 0.5}), ("huber", {"delta": 0.7}), ("l1", {}),
+                                          ("quadratic", {})])
+def test_discrete_terms_match_the_independent_step_terms(name, params, quad):
+    """The §5b margin computed from the recorded run equals lyapunov.functions' (which re-takes the step)."""
+    K = kappa_mod.get(name, **params)
+    p = LionParams(0.05, 0.9, 0.99, 0.5)
+    x0 = 1.5 * np.random.default_rng(1).standard_normal((3, 8))  # λx0 mostly inside D
+    run = discrete.simulate(K, quad.grad, x0, lr=p.lr, betas=p.betas, weight_decay=p.weight_decay, steps=120,
+                            decay="implicit")
+    cs = by_name(checks.check_discrete_run(K, run.x, run.m, lr=p.lr, weight_decay=p.weight_decay, decay="implicit",
+                                           grad=quad.grad(run.x[:-1]), f=quad.value(run.x), L=quad.L))
+    ref = []
+    for t in range(run.x.shape[0] - 1):
+        st = discrete_step_terms(K, quad.value, quad.grad, run.x[t], run.m[t], p)
+        inside = (K.dual_dist(p.weight_decay * run.x[t]) <= checks.TOL) & (
+            K.dual_dist(p.weight_decay * run.x[t + 1]) <= checks.TOL)
+        ref.append(np.where(inside, st.margin(quad.L, p.lr), np.inf))
+    ref = np.array(ref)
+    assert np.isfinite(ref).sum() == cs["lyapunov_discrete_L"].n_checked > 100
+    # both are sums of O(10) terms in different orders: rounding ~1e-13
+    assert cs["lyapunov_discrete_L"].worst_margin == pytest.approx(ref[np.isfinite(ref)].min(), abs=1e-11)
+    assert cs["lyapunov_discrete_L"].passed and cs["lyapunov_discrete"].passed
+
+
+def test_l_free_form_holds_for_nonconvex_f_and_noisy_gradients():
+    """The f-free inequality needs only the gradients that drove the steps, whatever they are."""
+    f = objectives.get("nonconvex", dim=5, seed=0)
+    K = kappa_mod.get("logcosh", delta=0.3)
+    x0 = np.random.default_rng(2).standard_normal((4, 5))
+    run = discrete.simulate(K, f.grad, x0, lr=0.03, weight_decay=0.7, steps=300, noise_std=2.0, seed=5)
+    cs = by_name(checks.check_discrete_run(K, run.x, run.m, lr=0.03, weight_decay=0.7))  # grad inferred from m
+    assert cs["lyapunov_discrete"].passed and cs["lyapunov_discrete"].n_checked > 1000
+    assert cs["delta_discrete_nonnegative"].passed
+
+
+# ---------------------------------------------------------------------------------------------
+# each check can fail, at the right step
+# ---------------------------------------------------------------------------------------------
+def test_nonconvex_k_is_caught(quad):
+    x0 = 0.5 * np.random.default_rng(0).standard_normal((3, 8))
+    cs = by_name(checks.check_simulated_discrete(NonConvex(), quad, x0, lr=0.05, weight_decay=0.5, steps=300))
+    assert cs["step_in_D"].passed and cs["phase1_rate"].passed  # its gradient stays in D ...
+    assert cs["delta_discrete_nonnegative"].failed  # ... but it is not monotone
+    assert cs["lyapunov_discrete"].failed
+    assert "not monotone" in cs["delta_discrete_nonnegative"].detail
+
+
+def test_nonconvex_k_is_caught_in_the_ode(quad):
+    from dynamics.params import ode_from_discrete
+
+    x0 = 0.5 * np.random.default_rng(0).standard_normal((2, 8))
+    m0 = 5 * np.random.default_rng(1).standard_normal((2, 8))  # |m̃| > 1, where k' decreases
+    cs = by_name(checks.check_ode(NonConvex(), quad, x0, ode_from_discrete(0.05, 0.9, 0.99, 0.5), t_end=3.0, m0=m0))
+    assert cs["delta_nonnegative"].failed
+
+
+def test_helper_raises_with_the_cli_diagnosis(quad):
+    x0 = 0.5 * np.random.default_rng(0).standard_normal((3, 8))
+    with pytest.raises(AssertionError) as ei:
+        assert_lyapunov_nonincreasing(NonConvex(), quad, x0, lr=0.05, weight_decay=0.5, steps=300)
+    msg = str(ei.value)
+    assert re.search(r"FAIL lyapunov_discrete\[discrete\]: first failure at step \d+, state \d", msg)
+    assert "verdict: FAIL" in msg
+
+
+def test_wrong_sign_k_gradient_leaves_phase1(quad):
+    """A 'K' whose gradient leaves D breaks step_in_D and Phase 1 (the constraint is not reached)."""
+
+    class Scaled(NonConvex):
+        name = "2l1"
+
+        def value(self, m):
+            return np.sum(np.abs(m), axis=-1)
+
+        def grad(self, m):
+            return 2.0 * np.sign(np.asarray(m, float))  # the gradient of 2‖·‖₁, claimed as ‖·‖₁
+
+    x0 = 0.1 * np.ones((1, 8))
+    with pytest.raises(AssertionError, match="step_in_D"):
+        assert_constraint_reached(Scaled(), quad.grad, x0, lr=0.05, weight_decay=0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# recorded runs, through the CLI
+# ---------------------------------------------------------------------------------------------
+LR, WD, BETAS = 0.02, 0.5, (0.9, 0.99)
+BASE = ["check", "--kappa", "l1", "--lr", str(LR), "--weight-decay", str(WD), "--beta1", "0.9", "--beta2", "0.99"]
+
+
+@pytest.fixture
+def torch_run(quad):
+    x0 = np.clip(np.random.default_rng(4).standard_normal(8), -1.8, 1.8)  # λx0 inside the box [-1, 1]
+    return torch_style_lion(quad.grad, quad.value, x0, lr=LR, betas=BETAS, wd=WD, steps=400)
+
+
+def test_recorded_torch_run_passes(tmp_path, capsys, torch_run, quad):
+    x, v, g, f = torch_run
+    path = save_run(tmp_path / "run.npz", x=x, m=v, grad=g, f=f)
+    out_json = tmp_path / "report.json"
+    code, out, err = run_cli(BASE + ["--run", path, "--lipschitz", str(quad.L), "--json", str(out_json)], capsys)
+    assert code == 0, out + err
+    rep = json.loads(out_json.read_text())
+    st = {c["name"]: c["status"] for c in rep["checks"]}
+    assert st["lyapunov_discrete"] == st["lyapunov_discrete_L"] == st["momentum_update"] == "pass"
+    assert st["phase1_rate"] == st["stays_in_D"] == st["step_in_D"] == "pass"
+    assert rep["ok"] is True and "implicit decay with lr = 0.0202" in out
+
+
+def test_recorded_float32_run_passes_with_the_float32_default(tmp_path, capsys, quad):
+    x0 = 0.5 * np.random.default_rng(5).standard_normal(8)
+    x, v, g, f = torch_style_lion(quad.grad, quad.value, x0, lr=1e-3, betas=BETAS, wd=0.1, steps=400,
+                                  dtype=np.float32)
+    path = save_run(tmp_path / "run32.npz", x=x, m=v, grad=g)
+    code, out, err = run_cli(["check", "--kappa", "l1", "--lr", "1e-3", "--weight-decay", "0.1", "--run", path],
+                             capsys)
+    assert code == 0, out + err
+    assert "tolerance 0.0001 (default for float32 data)" in out
+    # at the float64 tolerance, float32 rounding is (correctly) not within 1e-9 of the momentum update
+    code, out, _ = run_cli(["check", "--kappa", "l1", "--lr", "1e-3", "--weight-decay", "0.1", "--run", path,
+                            "--tol", "1e-9"], capsys)
+    assert code == 1 and "FAIL momentum_update" in out
+
+
+def test_recorded_run_without_grad_infers_it(tmp_path, capsys, torch_run):
+    x, v, _, _ = torch_run
+    code, out, err = run_cli(BASE + ["--run", save_run(tmp_path / "r.npz", x=x, m=v)], capsys)
+    assert code == 0, out + err
+    assert "grad inferred from m" in out
+
+
+def test_wrong_momentum_convention_is_diagnosed(tmp_path, capsys, torch_run):
+    x, v, g, _ = torch_run
+    path = save_run(tmp_path / "r.npz", x=x, m=v, grad=g)
+    code, out, _ = run_cli(BASE + ["--run", path, "--momentum-convention", "paper"], capsys)
+    assert code == 1
+    assert "FAIL momentum_update[recorded]: first failure at step 0" in out
+    assert "pass --momentum-convention torch" in out
+
+
+def test_wrong_weight_decay_fails_at_step_0(tmp_path, capsys, torch_run):
+    x, v, g, _ = torch_run
+    path = save_run(tmp_path / "r.npz", x=x, m=v, grad=g)
+    argv = ["check", "--kappa", "l1", "--lr", str(LR), "--weight-decay", "0.3", "--run", path]
+    code, out, _ = run_cli(argv, capsys)
+    assert code == 1
+    assert "FAIL step_in_D[recorded]: first failure at step 0, state 0" in out
+
+
+def test_wrong_decay_mode_fails(tmp_path, capsys, torch_run):
+    x, v, g, _ = torch_run
+    code, out, _ = run_cli(BASE + ["--run", save_run(tmp_path / "r.npz", x=x, m=v, grad=g), "--decay", "implicit"],
+                           capsys)
+    assert code == 1 and "FAIL step_in_D" in out
+
+
+def test_implicit_decay_run_passes_with_decay_implicit(tmp_path, capsys, quad):
+    K = kappa_mod.get("logcosh", delta=0.5)
+    run = discrete.simulate(K, quad.grad, 2 * np.ones((1, 8)), lr=LR, weight_decay=WD, steps=300, decay="implicit")
+    path = save_run(tmp_path / "r.npz", x=run.x[:, 0], m=run.m[:, 0])
+    argv = ["check", "--kappa", "logcosh", "--param", "delta=0.5", "--lr", str(LR), "--weight-decay", str(WD),
+            "--run", path, "--momentum-convention", "paper", "--decay", "implicit"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, out + err
+
+
+def test_tampered_state_reports_the_first_failing_step(tmp_path, capsys, torch_run):
+    x, v, g, _ = torch_run
+    x = x.copy()
+    x[237, 3] = 5.0 / WD  # λx jumps out of the box at row 237
+    path = save_run(tmp_path / "r.npz", x=x, m=v, grad=g)
+    out_json = tmp_path / "rep.json"
+    code, out, _ = run_cli(BASE + ["--run", path, "--json", str(out_json)], capsys)
+    assert code == 1
+    rep = {c["name"]: c for c in json.loads(out_json.read_text())["checks"]}
+    assert rep["step_in_D"]["first_fail_step"] == 236  # the transition 236 → 237
+    assert rep["phase1_rate"]["first_fail_step"] == 236
+    assert rep["stays_in_D"]["first_fail_step"] == 237
+    assert "verdict: FAIL" in out
+
+
+def test_nan_in_a_recorded_run_is_a_verdict(tmp_path, capsys, torch_run):
+    x, v, g, _ = torch_run
+    x = x.copy()
+    x[50, 0] = np.nan
+    code, out, _ = run_cli(BASE + ["--run", save_run(tmp_path / "r.npz", x=x, m=v, grad=g)], capsys)
+    assert code == 1
+    assert "FAIL finite[recorded]: first non-finite value at step 50" in out
+    assert "PASS phase1_rate" in out  # the steps before the divergence are still checked
+
+
+# ---------------------------------------------------------------------------------------------
+# usage errors: one line, exit 2, no output file
+# ---------------------------------------------------------------------------------------------
+def _bad_files(tmp_path):
+    x = np.zeros((5, 3))
+    files = {
+        "not_npz": tmp_path / "junk.npz",
+        "no_m": tmp_path / "no_m.npz",
+        "shape": tmp_path / "shape.npz",
+        "obj": tmp_path / "obj.npz",
+        "cplx": tmp_path / "cplx.npz",
+        "short": tmp_path / "short.npz",
+        "grad": tmp_path / "grad.npz",
+        "f": tmp_path / "f.npz",
+        "str": tmp_path / "str.npz",
+    }
+    files["not_npz"].write_bytes(b"PK\x03\x04 definitely not a zip")
+    np.savez(files["no_m"], x=x)
+    np.savez(files["shape"], x=x, m=np.zeros((5, 4)))
+    np.savez(files["obj"], x=np.array([None] * 5, dtype=object), m=x)
+    np.savez(files["cplx"], x=x + 1j, m=x)
+    np.savez(files["short"], x=x[:1], m=x[:1])
+    np.savez(files["grad"], x=x, m=x, grad=np.zeros((2, 3)))
+    np.savez(files["f"], x=x, m=x, f=np.zeros((5, 2)))
+    np.savez(files["str"], x=np.array(["a"] * 5), m=x)
+    return files
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("missing", "does not exist"),
+    ("not_npz", "is not an .npz file"),
+    ("no_m", "has no array 'm'"),
+    ("shape", "must match"),
+    ("obj", "dtype object"),
+    ("cplx", "complex128"),
+    ("short", "at least 2"),
+    ("grad", "grad in"),
+    ("f", "f in"),
+    ("str", "expected real numbers"),
+])
+def test_bad_recorded_files(case, fragment, tmp_path, capsys):
+    files = _bad_files(tmp_path)
+    path = str(files.get(case, tmp_path / "missing.npz"))
+    out_json = tmp_path / "out.json"
+    code, out, err = run_cli(BASE + ["--run", path, "--json", str(out_json)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and fragment in err and "Traceback" not in err, err
+    assert not out_json.exists()
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--run", "r.npz", "--alpha", "1", "--gamma", "1", "--eps", "0.1", "--lam", "0.5"], "do not determine lr"),
+    (["--objective", "quadratic", "--run", "r.npz"], "not allowed with"),
+    ([], "one of the arguments --objective --run is required"),
+    (["--objective", "quadratic", "--tol", "-1"], "must be >= 0"),
+    (["--objective", "quadratic", "--tol", "nan"], "must be finite"),
+    (["--objective", "matrix_lsq"], "works on vectors"),
+    (["--objective", "nosuch"], "unknown objective"),
+    (["--objective", "quadratic", "--x0", "missing.npy"], "does not exist"),
+    (["--objective", "quadratic", "--dim", "1000000"], "use dim <= 2000"),
+    (["--objective", "rosenbrock", "--dim", "1000000", "--batch", "10000"], "too many"),
+    (["--objective", "rosenbrock", "--dim", "100000", "--steps", "100000"], "too much work"),
+    (["--objective", "rosenbrock", "--mode", "ode", "--dim", "1000", "--batch", "6"], "keep it <= 5000"),
+    (["--objective", "quadratic", "--json", "no/such/dir/r.json"], "does not exist"),
+    (["--objective", "nomodule_xyz:fn", "--dim", "3"], "cannot import module"),
+    (["--objective", "os:path.__class__", "--dim", "3"], "not a valid module:attr"),
+])
+def test_usage_errors(extra, fragment, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["check", "--kappa", "l1", "--lr", "0.01", "--weight-decay", "0.1"] + extra, capsys)
+    assert code == 2, out + err
+    assert err.count("\n") == 1 and fragment in err, err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["check", "--kappa", "l1", "--run", "r.npz", "--weight-decay", "0.1"], "needs --lr"),
+    (["check", "--kappa", "l1", "--run", "r.npz", "--lr", "0.1"], "needs --weight-decay"),
+    (["check", "--kappa", "l1", "--objective", "quadratic", "--lr", "0.1", "--weight-decay", "0"], "weight decay must be > 0"),
+    (["check", "--kappa", "l1", "--objective", "quadratic", "--lr", "0.5", "--weight-decay", "2"], "lr*weight_decay = 1"),
+    (["check", "--kappa", "l1", "--objective", "quadratic", "--alpha", "1", "--gamma", "1", "--eps", "2",
+      "--lam", "1"], "no discrete counterpart"),
+])
+def test_parameter_errors(argv, fragment, capsys):
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and fragment in err, err
+
+
+def test_matrix_k_needs_matrices(tmp_path, capsys):
+    path = save_run(tmp_path / "r.npz", x=np.zeros((4, 6)), m=np.zeros((4, 6)))
+    code, _, err = run_cli(["check", "--kappa", "nuclear", "--lr", "0.1", "--weight-decay", "0.1", "--run", path],
+                           capsys)
+    assert code == 2 and "K=nuclear needs (T, n, p)" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# simulate mode
+# ---------------------------------------------------------------------------------------------
+def test_simulate_mode_builtin_objective_with_json(tmp_path, capsys):
+    out_json = tmp_path / "r.json"
+    code, out, err = run_cli(["check", "--kappa", "logcosh", "--param", "delta=0.5", "--objective", "logistic",
+                              "--lr", "0.05", "--weight-decay", "0.5", "--json", str(out_json)], capsys)
+    assert code == 0, out + err
+    rep = json.loads(out_json.read_text())
+    # §2: γ = (1−β2)/lr = 0.2, ε = lr(1−β1)/(1−β2) = 0.5, so c = (1 − εγ)/(1 + ελ) = 0.9/1.25
+    assert rep["setup"]["ode"]["c"] == pytest.approx(0.72, rel=1e-12)
+    assert {c["name"] for c in rep["checks"]} >= {"lyapunov_discrete", "phase1_rate", "stays_in_D"}
+
+
+def test_simulate_mode_ode_vocabulary_and_both_modes(capsys):
+    code, out, err = run_cli(["check", "--kappa", "huber", "--param", "delta=0.7", "--objective", "quadratic",
+                              "--alpha", "1", "--gamma", "1", "--eps", "0.1", "--lam", "0.5", "--mode", "both",
+                              "--init-scale", "1", "--steps", "200"], capsys)
+    assert code == 0, out + err
+    assert "ODE:      alpha=1 gamma=1 eps=0.1 lam=0.5" in out
+    assert "PASS lyapunov_ode[ode]" in out and "PASS lyapunov_discrete[discrete]" in out
+
+
+def test_user_objective_module(tmp_path, capsys, monkeypatch):
+    (tmp_path / "my_losses.py").write_text(
+        "import numpy as np\n"
+        "def loss(x):\n"
+        "    r = x - np.arange(x.size)\n"
+        "    return 0.5 * float(r @ r), r\n"
+        "class Obj:\n"
+        "    L = 1.0\n"
+        "    def value(self, x): return 0.5 * np.sum((x - 3.0) ** 2, axis=-1)\n"
+        "    def grad(self, x): return x - 3.0\n"
+        "obj = Obj()\n"
+        "def bad(x):\n"
+        "    raise RuntimeError('boom\\nsecond line')\n"
+        "def wrong_shape(x):\n"
+        "    return 0.0, np.zeros(x.size + 1)\n")
+    monkeypatch.chdir(tmp_path)
+    base = ["check", "--kappa", "l1", "--lr", "0.05", "--weight-decay", "0.5", "--dim", "4"]
+    code, out, err = run_cli(base + ["--objective", "my_losses:loss"], capsys)
+    assert code == 0, out + err
+    code, out, err = run_cli(base + ["--objective", "my_losses:obj"], capsys)
+    assert code == 0, out + err
+    assert "PASS lyapunov_discrete_L" in out  # obj.L is used
+    code, _, err = run_cli(base + ["--objective", "my_losses:bad"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "RuntimeError: boom" in err
+    code, _, err = run_cli(base + ["--objective", "my_losses:wrong_shape"], capsys)
+    assert code == 2 and "gradient of shape (5,)" in err
+    np.save(tmp_path / "x0.npy", np.ones((2, 4)))
+    code, out, err = run_cli(["check", "--kappa", "l1", "--lr", "0.05", "--weight-decay", "0.5", "--objective",
+                              "my_losses:loss", "--x0", "x0.npy"], capsys)
+    assert code == 0, out + err
+    assert "2 start(s) from x0.npy" in out
+
+
+def test_failing_simulation_exits_1_with_first_step(capsys, monkeypatch):
+    kappa_mod._REGISTRY["test_nonconvex"] = NonConvex
+    monkeypatch.setattr(kappa_mod, "NAMES", tuple(kappa_mod._REGISTRY))
+    try:
+        code, out, _ = run_cli(["check", "--kappa", "test_nonconvex", "--objective", "quadratic", "--lr", "0.05",
+                                "--weight-decay", "0.5", "--init-scale", "0.5", "--dim", "8", "--seed", "3"], capsys)
+    finally:
+        del kappa_mod._REGISTRY["test_nonconvex"]
+    assert code == 1
+    assert "FAIL delta_discrete_nonnegative[discrete]: first failure at step" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# the project's own CI: the helpers on the whole catalogue
+# ---------------------------------------------------------------------------------------------
+def _setting(name, params):
+    K = kappa_mod.get(name, **params)
+    f = objectives.get("matrix_lsq") if K.event_ndim == 2 else objectives.get("quadratic", dim=6, seed=1)
+    return K, f
+
+
+@pytest.mark.parametrize("case", KAPPA_CASES, ids=[kappa_id(c) for c in KAPPA_CASES])
+def test_catalogue_lyapunov_nonincreasing(case):
+    K, f = _setting(*case)
+    lam = 0.5
+    raw = np.random.default_rng(0).standard_normal((3,) + f.shape)
+    x0 = 0.9 * K.dual_project(raw) / lam  # λx0 inside D: the §5b inequality applies from step 0
+    steps = 60 if K.name == "lp" else 200  # lp's projection is slow (bisection)
+    rep = assert_lyapunov_nonincreasing(K, f, x0, lr=0.05, weight_decay=lam, steps=steps)
+    assert by_name(rep.checks)["lyapunov_discrete"].n_checked == 3 * steps
+    rep = assert_lyapunov_nonincreasing(K, f, x0, lr=0.05, weight_decay=lam, steps=steps, decay="implicit")
+    assert by_name(rep.checks)["lyapunov_discrete_L"].passed  # f has a known L
+
+
+@pytest.mark.parametrize("case", KAPPA_CASES, ids=[kappa_id(c) for c in KAPPA_CASES])
+def test_catalogue_constraint_reached(case):
+    K, f = _setting(*case)
+    x0 = 3 * np.random.default_rng(1).standard_normal((2,) + f.shape)  # λx0 outside D (where D is bounded)
+    tol = 1e-9 if K.name != "lp" else 1e-3  # fewer steps for lp (slow projection), same claim
+    rep = assert_constraint_reached(K, f.grad, x0, lr=0.1, weight_decay=0.5, tol=tol)
+    assert by_name(rep.checks)["constraint_reached"].passed
+
+
+@pytest.mark.parametrize("name, params", [("logcosh", {"delta": 0.5}), ("quadratic", {}), ("huber", {"delta": 0.7}),
+                                          ("l1", {})])
+def test_catalogue_ode_lyapunov(name, params):
+    K, f = _setting(name, params)
+    x0 = 0.9 * K.dual_project(np.random.default_rng(2).standard_normal((2,) + f.shape)) / 0.5
+    rep = assert_lyapunov_nonincreasing(K, f, x0, lr=0.01, weight_decay=0.5, steps=300, mode="ode")
+    assert by_name(rep.checks)["lyapunov_ode"].n_checked >= 2 * 200
+
+
+def test_helper_refuses_a_vacuous_check():
+    K, f = _setting("relu", {})
+    x0 = -3 * np.ones((1, 6))  # λx0 outside D = [0, 1]^d, approached but never entered in 50 steps
+    with pytest.raises(AssertionError, match="vacuous"):
+        assert_lyapunov_nonincreasing(K, f, x0, lr=0.05, weight_decay=0.5, steps=50)
+
+
+def test_helper_parameter_vocabularies(quad):
+    x0 = 0.5 * np.ones((1, 8))
+    rep = assert_lyapunov_nonincreasing("logcosh", quad, x0, alpha=1.0, gamma=1.0, eps=0.1, lam=0.5, steps=100)
+    assert rep.setup.ode["c"] == pytest.approx((1 - 0.1) / (1 + 0.05))
+    with pytest.raises(TypeError, match="unknown parameter"):
+        assert_lyapunov_nonincreasing("l1", quad, x0, lr=0.1, weight_decay=0.5, momentum=0.9)
+
+
+def test_constraint_default_steps_follow_the_phase1_bound(quad):
+    """The default horizon is the first T with (1−θ)^T d0 ≤ tol/2, so the theory guarantees success."""
+    x0 = np.full((1, 8), 10.0)  # λx0 = 5 in every coordinate: d0 = 4·sqrt(8)
+    rep = assert_constraint_reached("l1", quad.grad, x0, lr=0.1, weight_decay=0.5)
+    th = 0.05
+    want = math.ceil(math.log(4 * math.sqrt(8) / 0.5e-9) / -math.log1p(-th)) + 1
+    assert f"({want} steps" in rep.setup.source
