@@ -230,8 +230,10 @@ class PhasePortrait:
         Grid axes.
     xdot, mdot : ndarray, shape (nm, nx)
         The vector field on the grid.
-    H : ndarray, shape (nm, nx)
-        The Lyapunov function on the grid (NaN where λx ∉ D, where H = +∞).
+    xh, mh : ndarray, shapes (nhx,), (nhm,)
+        Finer grid axes for H.
+    H : ndarray, shape (nhm, nhx)
+        The Lyapunov function on the fine grid (NaN where λx ∉ D, where H = +∞).
     traj_t : ndarray, shape (n,)
     traj_x, traj_m : ndarray, shape (n, B)
     H_traj : ndarray, shape (n, B)
@@ -248,6 +250,8 @@ class PhasePortrait:
     ms: np.ndarray
     xdot: np.ndarray
     mdot: np.ndarray
+    xh: np.ndarray
+    mh: np.ndarray
     H: np.ndarray
     traj_t: np.ndarray
     traj_x: np.ndarray
@@ -260,7 +264,7 @@ class PhasePortrait:
 
 FIG1_ODE = ODEParams(alpha=1.0, gamma=1.0, eps=0.5, lam=0.5)
 FIG1_CENTER = 3.0
-FIG1_STARTS = np.array([[-4.0, 3.0], [-4.0, -2.5], [4.8, -3.5], [4.8, 3.5], [0.0, -3.5], [-1.0, 3.5]])
+FIG1_STARTS = np.array([[-4.0, 1.5], [-4.0, -2.5], [4.8, -3.5], [4.8, 3.5], [0.0, -3.5], [-1.5, 2.0]])
 
 
 def fig1(small: bool = False) -> list[PhasePortrait]:
@@ -269,23 +273,26 @@ def fig1(small: bool = False) -> list[PhasePortrait]:
     ode = FIG1_ODE
     f = shifted_quadratic([FIG1_CENTER])
     n = 25 if small else 61
-    xs, ms = _grid(-4.5, 5.0, n), _grid(-4.0, 4.0, n)
+    xs, ms = _grid(-4.5, 5.0, n), _grid(-4.0, 4.5, n)
     XX, MM = np.meshgrid(xs, ms)
+    nh = 61 if small else 241  # H has kinks (|m| for l1): a finer grid for smooth contours
+    xh, mh = _grid(xs[0], xs[-1], nh), _grid(ms[0], ms[-1], nh)
+    XH, MH = np.meshgrid(xh, mh)
     starts = FIG1_STARTS[:3] if small else FIG1_STARTS
     out = []
     for K in (kappa_mod.get("l1"), kappa_mod.get("logcosh", delta=1.0)):
         fv = vector_field(K, f.grad, XX[..., None], MM[..., None], ode)
         with np.errstate(invalid="ignore"):
-            Hg = lyap.H(K, f.value, XX[..., None], MM[..., None], ode)
+            Hg = lyap.H(K, f.value, XH[..., None], MH[..., None], ode)
         Hg = np.where(np.isfinite(Hg), Hg, np.nan)
-        fl = flow(K, f, starts[:, :1], ode, t_end=15.0 if small else 25.0, n_eval=301 if small else 1201,
+        fl = flow(K, f, starts[:, :1], ode, t_end=25.0, n_eval=401 if small else 1201,
                   m0=starts[:, 1:])
         with np.errstate(invalid="ignore"):
             Ht = lyap.H(K, f.value, fl.x, fl.m, ode)
         xstar = constrained_optimum(K, f, ode, np.array([0.0]))
         mstar = -(ode.alpha / ode.gamma) * f.grad(xstar)
         label = "l1 (Lion)" if K.name == "l1" else "logcosh (δ = 1)"
-        out.append(PhasePortrait(label, ode, FIG1_CENTER, xs, ms, fv.xdot[..., 0], fv.mdot[..., 0], Hg,
+        out.append(PhasePortrait(label, ode, FIG1_CENTER, xs, ms, fv.xdot[..., 0], fv.mdot[..., 0], xh, mh, Hg,
                                  fl.t, fl.x[..., 0], fl.m[..., 0], Ht, float(xstar[0]), float(mstar[0]),
                                  fl.method))
     return out
@@ -371,8 +378,7 @@ def _fig2(f: Objective, lam: float, starts, view, steps: int, small: bool) -> Tr
     xs, ys = _grid(x_lo, x_hi, n), _grid(y_lo, y_hi, n)
     XX, YY = np.meshgrid(xs, ys)
     fg = f.value(np.stack([XX, YY], axis=-1))
-    kappas = FIG2_KAPPAS[:2] if small else FIG2_KAPPAS
-    steps = steps // 4 if small else steps
+    kappas = [FIG2_KAPPAS[i] for i in (0, 1, 5)] if small else FIG2_KAPPAS
     every = max(1, steps // 500)
     panels = []
     for name, params in kappas:
@@ -593,23 +599,24 @@ class DiscreteToODE:
     method: str
 
 
-FIG5_ODE = ODEParams(alpha=1.0, gamma=1.0, eps=0.5, lam=0.5)
+FIG5_ODE = ODEParams(alpha=0.3, gamma=0.3, eps=1.0 / 3.0, lam=0.5)
 
 
 def fig5(small: bool = False) -> DiscreteToODE:
-    """K = logcosh (δ = 0.5) on the 2-D quadratic of figure 2a, α = γ = 1, ε = 0.5, λ = 0.5, start
-    (−1.8, 1.8), t ∈ [0, 10]; lr ∈ {0.4, 0.2, 0.1, 0.05, 0.025} (β2 = 1 − lr, β1 = 0.5)."""
+    """K = logcosh (δ = 0.5) on the 2-D quadratic of figure 2a, α = γ = 0.3, ε = 1/3 (β1 = 0.9),
+    λ = 0.5, start (−1.8, 1.8), t ∈ [0, 20]; lr ∈ {0.4, 0.2, 0.1, 0.05, 0.025} (β2 = 1 − 0.3 lr).
+    The ODE is solved at rtol 1e-10 so that its own error is far below the discrete ones."""
     ode = FIG5_ODE
     K = kappa_mod.get("logcosh", delta=0.5)
     f = objectives.get("quadratic", dim=2, seed=9, cond=5.0, center_scale=1.5)
     x0 = np.array([[-1.8, 1.8]])
-    T = 10.0
+    T = 20.0
     lrs = np.array([0.4, 0.2, 0.1]) if small else np.array([0.4, 0.2, 0.1, 0.05, 0.025])
     mod = _ode_module()
     if mod is None:  # pragma: no cover - dynamics.ode is part of the package
         raise LionKError("figure 5 needs dynamics.ode (the ODE solver)")
     tr = mod.simulate(K, f.grad, x0, alpha=ode.alpha, gamma=ode.gamma, eps=ode.eps, lam=ode.lam,
-                      t_span=(0.0, T), t_eval=np.linspace(0.0, T, 401), rtol=1e-10, atol=1e-12)
+                      t_span=(0.0, T), t_eval=np.linspace(0.0, T, 801), rtol=1e-10, atol=1e-12)
     xs, ts, errs = [], [], []
     for lr in lrs:
         p = discrete_from_ode(ode, float(lr))
@@ -641,6 +648,8 @@ class LambdaTradeoff:
         min f subject to ‖x‖∞ ≤ 1/λ (scipy).
     f_min : float
         Unconstrained minimum of f.
+    reach_step : ndarray of int, shape (k,)
+        First recorded step with f(x_t) − f* ≤ REACH_FRACTION·(f* − min f) (−1: not within the run).
     lr, betas, dim
     """
 
@@ -649,32 +658,42 @@ class LambdaTradeoff:
     loss: np.ndarray
     f_star: np.ndarray
     f_min: float
+    reach_step: np.ndarray
     lr: float
     betas: tuple
     dim: int
 
 
+#: "has reached its plateau": within 5 % of the constrained optimum's excess over min f
+REACH_FRACTION = 0.05
+
+
 def fig6(small: bool = False) -> LambdaTradeoff:
-    """Lion (lr = 0.01, β = (0.9, 0.99)) on a 10-D quadratic (condition 10, seed 0) from 4 seeded
-    starts of scale 3, λ ∈ {0.1, 0.2, 0.5, 1, 2}, 3000 steps."""
+    """Lion (lr = 0.01, β = (0.9, 0.99)) on a 10-D quadratic (condition 10, seed 0; |minimiser|
+    up to 6.8) from 4 seeded starts of scale 3, λ ∈ {0.15, 0.2, 0.3, 0.5, 1, 2}, 4000 steps."""
     dim = 10
     f = objectives.get("quadratic", dim=dim, seed=0, cond=10.0)
-    lams = np.array([0.2, 1.0]) if small else np.array([0.1, 0.2, 0.5, 1.0, 2.0])
+    lams = np.array([0.5, 1.0]) if small else np.array([0.15, 0.2, 0.3, 0.5, 1.0, 2.0])
     lr, betas = 0.01, (0.9, 0.99)
-    steps = 600 if small else 3000
+    steps = 1000 if small else 4000
     x0 = 3.0 * np.random.default_rng(0).standard_normal((2 if small else 4, dim))
     K = kappa_mod.get("l1")
-    loss, fstar = [], []
-    every = max(1, steps // 300)
+    loss, fstar, reach = [], [], []
+    f_min = float(f.value(f.minimizer))
+    every = max(1, steps // 400)
     for lam in lams:
         run = discrete.simulate(K, f.grad, x0, lr=lr, betas=betas, weight_decay=float(lam), steps=steps,
                                 record_every=every)
-        loss.append(f.value(run.x).mean(axis=1))
+        L = f.value(run.x).mean(axis=1)
         g = (1 - betas[1]) / lr
         ode = ODEParams(alpha=g, gamma=g, eps=lr * (1 - betas[0]) / (1 - betas[1]), lam=float(lam))
-        fstar.append(float(f.value(constrained_optimum(K, f, ode, np.zeros(dim)))))
-    f_min = float(f.value(f.minimizer))
-    return LambdaTradeoff(lams, run.steps, np.array(loss), np.array(fstar), f_min, lr, betas, dim)
+        fs = float(f.value(constrained_optimum(K, f, ode, np.zeros(dim))))
+        near = np.nonzero(L - fs <= REACH_FRACTION * (fs - f_min))[0]
+        reach.append(int(run.steps[near[0]]) if near.size else -1)
+        loss.append(L)
+        fstar.append(fs)
+    return LambdaTradeoff(lams, run.steps, np.array(loss), np.array(fstar), f_min, np.array(reach), lr, betas,
+                          dim)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,7 +732,7 @@ def fig7(small: bool = False) -> MatrixSingularValues:
     U, _ = np.linalg.qr(rng.standard_normal((4, 3)))
     V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
     X0 = (U * np.array([8.0, 6.0, 5.0])) @ V.T
-    steps = 800 if small else 3000
+    steps = 3000
     run = discrete.simulate("nuclear", f.grad, X0[None], lr=lr, betas=betas, weight_decay=lam, steps=steps,
                             record_every=max(1, steps // 400))
     sig = np.linalg.svd(run.x[:, 0], compute_uv=False)
@@ -745,6 +764,9 @@ class Sliding:
     x_star : ndarray, shape (2,)
         Box-constrained optimum (scipy).
     center : ndarray, shape (2,)
+    gx, gy : ndarray, shapes (nx,), (ny,)
+    grad2 : ndarray, shape (ny, nx)
+        ∂f/∂x_2 on the grid (its zero line is the valley the sliding motion follows).
     method : str
     """
 
@@ -760,22 +782,27 @@ class Sliding:
     lr: float
     x_star: np.ndarray
     center: np.ndarray
+    gx: np.ndarray
+    gy: np.ndarray
+    grad2: np.ndarray
     method: str
 
 
-FIG8_ODE = ODEParams(alpha=1.0, gamma=1.0, eps=0.5, lam=1.0)
+FIG8_ODE = ODEParams(alpha=1.0, gamma=1.0, eps=0.5, lam=0.5)
+FIG8_CENTER = np.array([5.0, -2.0])
+FIG8_A = np.array([[1.0, 0.6], [0.6, 1.0]])
 
 
 def fig8(small: bool = False) -> Sliding:
-    """K = l1, f = ½(x − b)ᵀA(x − b) with b = (3, −0.5), A = [[1, 0.3], [0.3, 1]] (constrained
-    optimum (1, 0.1): on the face x_1 = 1, interior in x_2), α = γ = 1, ε = 0.5, λ = 1, start
-    (0.6, 2.5); discrete Lion with lr = 0.02 (β1 = 0.5, β2 = 0.98) for comparison."""
+    """K = l1, f = ½(x − b)ᵀA(x − b) with b = (5, −2), A = [[1, 0.6], [0.6, 1]] (box-constrained
+    optimum (2, −0.2): on the face x_1 = 1/λ, interior in x_2), α = γ = 1, ε = 0.5, λ = 0.5, start
+    (−1.5, 2.5); x_2 slides on m̃_2 = 0 (near the valley ∂f/∂x_2 = 0) while x_1 runs into the face.
+    Discrete Lion with lr = 0.02 (β1 = 0.5, β2 = 0.98) from the same start for comparison."""
     ode = FIG8_ODE
-    A = np.array([[1.0, 0.3], [0.3, 1.0]])
-    f = shifted_quadratic([3.0, -0.5], A)
+    f = shifted_quadratic(FIG8_CENTER, FIG8_A)
     K = kappa_mod.get("l1")
-    x0 = np.array([[0.6, 2.5]])
-    T = 8.0 if small else 12.0
+    x0 = np.array([[-1.5, 2.5]])
+    T = 12.0
     mod = _ode_module()
     if mod is None:  # pragma: no cover - dynamics.ode is part of the package
         raise LionKError("figure 8 needs dynamics.ode (the Filippov solver)")
@@ -794,5 +821,8 @@ def fig8(small: bool = False) -> Sliding:
     xd, md = run.x[:, 0], run.m[:, 0]
     mtd = p.beta1 * md - (1 - p.beta1) * f.grad(xd)  # the m̃ the discrete map feeds to sign (§1)
     xstar = constrained_optimum(K, f, ode, np.zeros(2))
+    gx, gy = _grid(-2.5, 2.7, 60), _grid(-2.5, 3.0, 60)
+    GX, GY = np.meshgrid(gx, gy)
+    g2 = f.grad(np.stack([GX, GY], axis=-1))[..., 1]
     return Sliding(ode, tr.t, tr.x[:, 0], mt, sliding, crossings, xd, mtd, run.t, lr, xstar,
-                   np.array([3.0, -0.5]), tr.method)
+                   FIG8_CENTER.copy(), gx, gy, g2, tr.method)

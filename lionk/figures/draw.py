@@ -92,7 +92,7 @@ def draw1(panels) -> Figure:
         H = np.ma.masked_invalid(p.H)
         h0 = float(np.nanmin(p.H))
         lv = h0 + (float(np.nanquantile(p.H, 0.9)) - h0) * np.geomspace(0.004, 1.0, 9)
-        ax.contour(p.xs, p.ms, H, levels=lv, colors=OKABE_ITO["blue"], linewidths=0.8,
+        ax.contour(p.xh, p.mh, H, levels=lv, colors=OKABE_ITO["blue"], linewidths=0.8,
                    alpha=0.8, zorder=2)
         for j in range(p.traj_x.shape[1]):
             ax.plot(p.traj_x[:, j], p.traj_m[:, j], color=OKABE_ITO["vermillion"], lw=1.5, zorder=3)
@@ -201,7 +201,7 @@ def draw2(d) -> Figure:
 # ---------------------------------------------------------------------------------------------
 def draw3(d) -> Figure:
     """H(t) − H*, f(t), Δ(t) for the continuous run (lines) and the discrete run (dots)."""
-    fig = new_figure(3.5)
+    fig = new_figure(3.8)
     axes = fig.subplots(1, 3)
     cc, cd = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
     kw_d = dict(ls="none", marker="o", ms=2.4, color=cd)
@@ -210,8 +210,8 @@ def draw3(d) -> Figure:
     hc = d.H / a - d.H_star / a
     hd = d.H_d - d.H_d_star
     floor = 1e-9 * max(hc[0], hd[0])  # below this the difference is rounding noise
-    ax.plot(d.t[hc > floor], hc[hc > floor], color=cc, label="ODE")
-    ax.plot(d.t_d[hd > floor], hd[hd > floor], label=f"discrete, lr = {d.lr:g}", **kw_d)
+    ax.plot(d.t[hc > floor], hc[hc > floor], color=cc, label=r"ODE $H/\alpha$")
+    ax.plot(d.t_d[hd > floor], hd[hd > floor], label=rf"discrete $H_d$, lr = {d.lr:g}", **kw_d)
     ax.set_yscale("log")
     ax.set_ylabel(r"$H/\alpha - \inf\, H/\alpha$")
     ax.set_title("(a) Lyapunov function: never rises")
@@ -230,11 +230,12 @@ def draw3(d) -> Figure:
     ax.set_ylabel(r"$\Delta/\alpha = -\mathrm{d}(H/\alpha)/\mathrm{d}t$")
     ax.set_title(r"(c) dissipation $\Delta \geq 0$")
     for ax in axes:
-        ax.set_xlabel("time $t$ (discrete: $k \\cdot$ lr)")
-    axes[0].legend(loc="upper right")
+        ax.set_xlabel(r"time $t$ (discrete: $k \cdot$ lr)")
+    axes[0].legend(loc="lower left", fontsize=9)
     o = d.ode
-    fig.suptitle(rf"K = {d.kappa} on a 2-D quadratic: $\alpha = \gamma = {o.alpha:g}$, "
-                 rf"$\varepsilon = {o.eps:.3g}$, $\lambda = {o.lam:g}$ (discrete: $H_d = H/\alpha$ when $\alpha = \gamma$)")
+    fig.suptitle(rf"One run, K = {d.kappa}, 2-D quadratic: $\alpha = \gamma = {o.alpha:g}$, "
+                 rf"$\varepsilon = {o.eps:.3g}$, $\lambda = {o.lam:g}$" + "\n"
+                 + r"(the discrete $H_d$ of §5b equals $H/\alpha$ when $\alpha = \gamma$)", fontsize=11)
     return fig
 
 
@@ -244,7 +245,7 @@ def draw3(d) -> Figure:
 def draw4(d) -> Figure:
     """dist(λx_t, D) on a log scale: l1 for several λ with the slope −λ beside each (a); several
     K at one λ under the bound (b)."""
-    fig = new_figure(3.9)
+    fig = new_figure(5.2)
     ax1, ax2 = fig.subplots(1, 2)
     for i, lam in enumerate(d.lams):
         c = CYCLE[i % len(CYCLE)]
@@ -257,20 +258,21 @@ def draw4(d) -> Figure:
     ax1.plot([], [], color="#555555", ls="--", lw=1.1, label=r"predicted $\propto e^{-\lambda t}$ (shifted $\times 8$)")
     ax1.set_xlabel("time $t$")
     ax1.set_ylabel(r"$\mathrm{dist}(\lambda x_t, D)$")
-    ax1.set_title("(a) K = l1 (Lion): rate exactly $\\lambda$")
-    ax1.legend(loc="lower left", fontsize=8.5)
+    ax1.set_title(r"(a) K = l1 (Lion): rate exactly $\lambda$")
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=1, fontsize=8.5, frameon=False)
+    widths = [5.0, 3.4, 2.6, 2.0, 1.3]  # some curves coincide (l1, relu, logcosh): thick under thin
     for i, name in enumerate(d.other_kappas):
         dd = d.dist_b[i]
         ok = dd > 1e-12 * dd[0]
-        ax2.semilogy(d.t[ok], dd[ok], color=CYCLE[i % len(CYCLE)], label=f"K = {name}")
+        ax2.semilogy(d.t[ok], dd[ok], color=CYCLE[i % len(CYCLE)], lw=widths[i % len(widths)], label=f"K = {name}")
     d0 = d.dist_b[0][0]
     ax2.semilogy(d.t, d0 * np.exp(-d.lam_b * d.t), color="black", ls="--", lw=1.3,
                  label=r"bound $\mathrm{dist}_0\, e^{-\lambda t}$")
     ax2.set_ylim(max(1e-9 * d0, ax2.get_ylim()[0]), 3 * d0)
     ax2.set_xlabel("time $t$")
     ax2.set_ylabel(r"$\mathrm{dist}(\lambda x_t, D)$")
-    ax2.set_title(rf"(b) several K, $\lambda = {d.lam_b:g}$: never above the bound")
-    ax2.legend(loc="lower left", fontsize=8.5)
+    ax2.set_title(rf"(b) several K, $\lambda = {d.lam_b:g}$: under the bound")
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2, fontsize=8.5, frameon=False)
     fig.suptitle(r"Phase 1: $\lambda x_t$ reaches $D = \overline{\mathrm{dom}\,K^*}$ exponentially fast "
                  r"($\alpha = \gamma = 1$, $\varepsilon = 0.5$)")
     return fig
@@ -280,28 +282,42 @@ def draw4(d) -> Figure:
 # Figure 5
 # ---------------------------------------------------------------------------------------------
 def draw5(d) -> Figure:
-    """Discrete runs for decreasing lr against the ODE (a), and the error against lr (b)."""
-    fig = new_figure(3.9)
-    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    """Discrete runs for decreasing lr against the ODE (a: zoom on the end, where they differ
+    most), and the error against lr (b)."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    fig = new_figure(4.6)
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.05, 1])
     for i, (lr, x) in enumerate(zip(d.lrs, d.x_disc)):
         c = CYCLE[(i + 1) % len(CYCLE)]
-        ax1.plot(x[:, 0], x[:, 1], color=c, lw=1.0, marker="o", ms=2.2, label=f"lr = {lr:g}")
-    ax1.plot(d.x_ode[:, 0], d.x_ode[:, 1], color="black", lw=2.0, label="ODE", zorder=5)
+        ax1.plot(x[:, 0], x[:, 1], color=c, lw=1.0, marker="o", ms=2.0, label=f"lr = {lr:g}")
+    ax1.plot(d.x_ode[:, 0], d.x_ode[:, 1], color="black", lw=2.2, label="ODE", zorder=5)
+    tail = d.x_ode[len(d.t) // 8:]
+    lo, hi = tail.min(axis=0), tail.max(axis=0)
+    pad = 0.12 * (hi - lo).max()
+    ax1.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax1.set_ylim(lo[1] - pad, hi[1] + pad)
+    ax1.set_aspect("equal", adjustable="box")
     ax1.set_xlabel("$x_1$")
     ax1.set_ylabel("$x_2$")
-    ax1.set_aspect("equal", adjustable="datalim")
-    ax1.set_title("(a) trajectories")
-    ax1.legend(loc="best", fontsize=8.5)
-    ax2.loglog(d.lrs, d.errors, "o-", color=OKABE_ITO["vermillion"], label=f"measured (fitted order {d.order:.2f})")
+    ax1.set_title(r"(a) $x_t$ (zoom: the run starts at $(-1.8, 1.8)$)", fontsize=10.5)
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=3, fontsize=8.5, frameon=False)
+    ax2.loglog(d.lrs, d.errors, "o-", color=OKABE_ITO["vermillion"], lw=1.8,
+               label=f"measured (fitted order {d.order:.2f})")
     ref = d.errors[-1] * d.lrs / d.lrs[-1]
-    ax2.loglog(d.lrs, ref, "--", color="#555555", label="first order: $\\propto$ lr")
+    ax2.loglog(d.lrs, ref, "--", color="#555555", label=r"first order: $\propto$ lr")
+    ax2.xaxis.set_major_locator(FixedLocator(d.lrs))
+    ax2.xaxis.set_minor_locator(NullLocator())
+    ax2.set_xticklabels([f"{v:g}" for v in d.lrs])
     ax2.set_xlabel("learning rate lr")
     ax2.set_ylabel(r"$\max_k \|x_k - x(k\,\mathrm{lr})\|$")
-    ax2.set_title("(b) error against the ODE")
+    ax2.set_title("(b) distance to the ODE trajectory")
     ax2.legend(loc="upper left", fontsize=8.5)
     o = d.ode
-    fig.suptitle(rf"Discrete Lion-K $\to$ ODE (K = {d.kappa}, $\alpha = \gamma = {o.alpha:g}$, "
-                 rf"$\varepsilon = {o.eps:g}$, $\lambda = {o.lam:g}$; $\beta_2 = 1 - \gamma\,$lr, $\beta_1 = 1 - \varepsilon\gamma$)")
+    fig.suptitle(rf"Discrete Lion-K $\to$ ODE: K = {d.kappa}, $\alpha = \gamma = {o.alpha:g}$, "
+                 rf"$\varepsilon = {o.eps:.3g}$, $\lambda = {o.lam:g}$" + "\n"
+                 + r"discrete: $\beta_2 = 1 - \gamma\,$lr, $\beta_1 = 1 - \varepsilon\gamma$, explicit decay (Euler)",
+                 fontsize=11)
     return fig
 
 
@@ -309,21 +325,27 @@ def draw5(d) -> Figure:
 # Figure 6
 # ---------------------------------------------------------------------------------------------
 def draw6(d) -> Figure:
-    """Loss against steps for a grid of λ, each constrained optimum dashed."""
-    fig = new_figure(4.2)
+    """Loss against steps for a grid of λ, each constrained optimum dashed, the step where each
+    run comes within 5 % of it marked."""
+    fig = new_figure(4.4)
     ax = fig.subplots()
     for i, lam in enumerate(d.lams):
         c = CYCLE[i % len(CYCLE)]
         ax.semilogy(d.steps, d.loss[i] - d.f_min, color=c, lw=1.8, label=rf"$\lambda = {lam:g}$")
         if d.f_star[i] - d.f_min > 0:
             ax.axhline(d.f_star[i] - d.f_min, color=c, ls="--", lw=1.1)
+        if d.reach_step[i] >= 0:
+            k = int(np.searchsorted(d.steps, d.reach_step[i]))
+            ax.plot(d.steps[k], d.loss[i][k] - d.f_min, "o", ms=6.5, mfc="white", mec=c, mew=1.8, zorder=5)
     ax.plot([], [], color="#555555", ls="--", lw=1.1,
             label=r"$\min_{\|x\|_\infty \leq 1/\lambda} f - \min f$ (scipy)")
+    ax.plot([], [], "o", ms=6.5, mfc="white", mec="#555555", mew=1.8, label="within 5 % of its optimum")
     ax.set_xlabel("step $t$")
-    ax.set_ylabel(r"$f(x_t) - \min f$  (mean over starts)")
-    ax.legend(loc="upper right", ncols=2)
-    ax.set_title(rf"Weight decay trade-off: Lion (lr $= {d.lr:g}$, $\beta = ({d.betas[0]:g}, {d.betas[1]:g})$) "
-                 rf"on a {d.dim}-D quadratic")
+    ax.set_ylabel(r"$f(x_t) - \min f$  (mean over 4 starts)")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
+    ax.set_title(rf"Weight-decay trade-off: Lion (lr $= {d.lr:g}$, $\beta = ({d.betas[0]:g}, {d.betas[1]:g})$) "
+                 rf"on a {d.dim}-D quadratic" + "\n" + r"larger $\lambda$: there sooner, but a worse optimum",
+                 fontsize=11)
     return fig
 
 
@@ -343,9 +365,10 @@ def draw7(d) -> Figure:
     ax.set_xlabel("step $t$")
     ax.set_ylabel("singular value")
     ax.set_ylim(0, max(float(d.sigma.max()), float(d.sigma_unconstrained.max())) * 1.08)
-    ax.legend(loc="upper right", ncols=2)
-    ax.set_title(r"K = nuclear norm (Muon with weight decay) on $f(X) = \frac{1}{2}\|AX - B\|_F^2$: "
-                 r"$\|X_t\|_2 \to \leq 1/\lambda$", fontsize=10.5)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.9), ncols=2)
+    ax.set_title(r"K = nuclear norm (Muon with weight decay), $f(X) = \frac{1}{2}\|AX - B\|_F^2$, $X \in \mathbb{R}^{4 \times 3}$:"
+                 "\n" + rf"the singular values fall to $\leq 1/\lambda$ (lr $= {d.lr:g}$, $\beta = ({d.betas[0]:g}, {d.betas[1]:g})$)",
+                 fontsize=11)
     return fig
 
 
@@ -354,41 +377,49 @@ def draw7(d) -> Figure:
 # ---------------------------------------------------------------------------------------------
 def draw8(d) -> Figure:
     """Sliding: the trajectory in the plane (a) and m̃ against t with the kink surface (b)."""
-    fig = new_figure(4.1)
-    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.25])
+    fig = new_figure(5.0)
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=[1, 1.2])
     r = 1.0 / d.ode.lam
     _draw_set(ax1, "box", r)
+    ax1.plot([r, r], [-r, r], color="black", lw=1.0, ls="--", zorder=1)
     slide = np.zeros(d.t.shape, bool)
     for a, b in d.sliding[1]:
         slide |= (d.t >= a) & (d.t <= b)
-    ax1.plot(d.x_disc[:, 0], d.x_disc[:, 1], color=OKABE_ITO["skyblue"], lw=0.9, marker="o", ms=1.8,
-             label=f"discrete Lion, lr = {d.lr:g}")
-    ax1.plot(d.x[:, 0], d.x[:, 1], color=OKABE_ITO["blue"], lw=2.0, label="ODE, free")
+    ax1.plot(d.x_disc[:, 0], d.x_disc[:, 1], color=OKABE_ITO["skyblue"], lw=0.8, marker="o", ms=1.6,
+             label=f"discrete Lion, lr = {d.lr:g}", zorder=2)
+    ax1.plot(d.x[:, 0], d.x[:, 1], color=OKABE_ITO["blue"], lw=2.0, label="ODE, both coordinates free", zorder=3)
     xs = np.where(slide[:, None], d.x, np.nan)
-    ax1.plot(xs[:, 0], xs[:, 1], color=OKABE_ITO["vermillion"], lw=3.0, label=r"ODE, sliding on $\tilde m_2 = 0$")
-    ax1.plot(*d.x[0], "o", color=OKABE_ITO["blue"], ms=5)
-    ax1.plot(*d.x_star, "*", ms=15, color=OKABE_ITO["orange"], mec="black", mew=0.8, label="optimum (scipy)", zorder=6)
-    ax1.set_xlim(-1.3, 1.5)
-    ax1.set_ylim(-0.6, 2.7)
+    ax1.plot(xs[:, 0], xs[:, 1], color=OKABE_ITO["vermillion"], lw=3.2,
+             label=r"ODE, sliding on $\tilde m_2 = 0$", zorder=4)
+    ax1.plot(*d.x[0], "o", color=OKABE_ITO["blue"], ms=5, zorder=5)
+    ax1.plot(*d.x_star, "*", ms=15, color=OKABE_ITO["orange"], mec="black", mew=0.8,
+             label="optimum (scipy)", zorder=6)
+    ax1.contour(d.gx, d.gy, d.grad2, levels=[0.0], colors=OKABE_ITO["green"], linewidths=1.2,
+                linestyles=":", zorder=1)
+    ax1.plot([], [], color=OKABE_ITO["green"], ls=":", lw=1.2, label=r"valley $\partial f/\partial x_2 = 0$")
+    ax1.set_xlim(-r - 0.3, r + 0.5)
+    ax1.set_ylim(-r - 0.3, 2.8)
     ax1.set_aspect("equal")
     ax1.set_xlabel("$x_1$")
     ax1.set_ylabel("$x_2$")
-    ax1.set_title(r"(a) along the face $x_1 = 1/\lambda$")
-    ax1.legend(loc="upper left", fontsize=8)
+    ax1.set_title(r"(a) into the face $x_1 = 1/\lambda$ (dashed)")
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=1, fontsize=8.5, frameon=False)
     for a, b in d.sliding[1]:
         ax2.axvspan(a, b, color=OKABE_ITO["vermillion"], alpha=0.12, lw=0)
-    ax2.axhline(0.0, color="black", lw=1.0)
-    ax2.plot(d.t_disc, d.m_tilde_disc[:, 1], color=OKABE_ITO["skyblue"], lw=0.9, marker="o", ms=1.8,
-             label=r"$\tilde m_2$, discrete Lion")
+    ax2.axhline(0.0, color="black", lw=1.2)
+    ax2.plot(d.t_disc, d.m_tilde_disc[:, 1], color=OKABE_ITO["skyblue"], lw=0.8, marker="o", ms=1.6,
+             label=r"$\tilde m_2$, discrete Lion (chatters)")
     ax2.plot(d.t, d.m_tilde[:, 0], color=OKABE_ITO["green"], lw=1.8, label=r"$\tilde m_1$, ODE")
     ax2.plot(d.t, d.m_tilde[:, 1], color=OKABE_ITO["vermillion"], lw=2.0, label=r"$\tilde m_2$, ODE")
-    ax2.text(0.98, 0.06, r"kink surface $\tilde m_2 = 0$ (shaded: sliding)", transform=ax2.transAxes,
-             ha="right", va="bottom", fontsize=9)
+    lin = 1e-2
+    ax2.set_yscale("symlog", linthresh=lin, linscale=1.0)
+    ax2.text(0.02, 0.0, r" kink surface $\tilde m_2 = 0$", transform=ax2.get_yaxis_transform(),
+             ha="left", va="bottom", fontsize=9)
     ax2.set_xlabel("time $t$")
-    ax2.set_ylabel(r"look-ahead momentum $\tilde m_i$")
-    ax2.set_title("(b) the kink is reached and kept")
-    ax2.legend(loc="upper right", fontsize=8.5)
+    ax2.set_ylabel(r"look-ahead momentum $\tilde m_i$ (symlog)")
+    ax2.set_title("(b) shaded: Filippov sliding mode")
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2, fontsize=8.5, frameon=False)
     o = d.ode
-    fig.suptitle(rf"Sliding (Filippov) of Lion, K = l1: $\alpha = \gamma = {o.alpha:g}$, "
-                 rf"$\varepsilon = {o.eps:g}$, $\lambda = {o.lam:g}$")
+    fig.suptitle(rf"Sliding of Lion (K = l1): $\alpha = \gamma = {o.alpha:g}$, "
+                 rf"$\varepsilon = {o.eps:g}$, $\lambda = {o.lam:g}$, $f = \frac{{1}}{{2}}(x-b)^\top A (x-b)$")
     return fig
