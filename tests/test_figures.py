@@ -147,15 +147,23 @@ def test_fig5_discrete_runs_approach_the_ode_at_first_order(small):
     assert d.errors[-1] < 0.1
 
 
-def test_fig6_tradeoff_larger_lambda_worse_optimum_sooner(small):
+def test_fig6_tradeoff_from_claim_10_larger_lambda_worse_optimum_sooner(small):
+    from dynamics import kappa as kappa_mod, objectives
+    from dynamics.params import ODEParams
+
     d = small["6"]
+    assert d.verdict == "pass"
+    assert d.loss.shape == (d.lams.size, d.steps.size)
     assert np.all(np.diff(d.f_star) > 0)  # a smaller box can only raise the constrained minimum
-    assert np.all(d.f_star >= d.f_min)
-    assert np.all(d.reach_step >= 0)
-    assert np.all(np.diff(d.reach_step) <= 0)  # larger λ gets within 5 % no later
-    final = d.loss[:, -1]
-    # once there, Lion stays within 5 % of the scipy optimum's excess (by definition of reach)
-    assert np.all(np.abs(final - d.f_star) <= data.REACH_FRACTION * (d.f_star - d.f_min))
+    assert np.all(np.isfinite(d.reach_step)) and np.all(np.diff(d.reach_step) < 0)
+    # the dashed lines are right: our own scipy formulation (L-BFGS-B on α f + (γ/λ)K*(λx)) gives the
+    # same f*_λ as claim 10's reference, to the solvers' tolerances
+    f = objectives.get("logistic", dim=5, seed=0)
+    for lam, fs in zip(d.lams, d.f_star):
+        x = data.constrained_optimum(kappa_mod.get("l1"), f, ODEParams(1.0, 1.0, 0.1, float(lam)), np.zeros(5))
+        assert float(f.value(x)) == pytest.approx(fs, abs=1e-9)
+    # Lion ends within claim 10's tolerance (1e-3, ~20× its O(lr) hover level) of each f*_λ
+    assert np.all(np.abs(d.loss[:, -1] - d.f_star) <= 1e-3)
 
 
 def test_fig7_singular_values_fall_below_one_over_lambda(small):
