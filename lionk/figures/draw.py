@@ -191,7 +191,7 @@ def draw2(d) -> Figure:
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
     name = "2-D quadratic" if d.objective == "quadratic" else "Rosenbrock"
-    fig.suptitle(rf"Discrete Lion-K on {name}: lr $= {d.lr:g}$, $\beta = ({d.betas[0]:g}, {d.betas[1]:g})$, "
+    fig.suptitle(rf"Discrete Lion-K on {name}: lr = ${d.lr:g}$, $\beta = ({d.betas[0]:g}, {d.betas[1]:g})$, "
                  rf"$\lambda = {d.lam:g}$, {d.steps} steps")
     return fig
 
@@ -346,7 +346,7 @@ def draw6(d) -> Figure:
     ax.set_ylabel(r"loss $f(x_t)$")
     ax.set_xscale("log")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
-    ax.set_title(rf"Weight-decay trade-off (claim 10): Lion, lr $= {d.lr:g}$, on {d.objective} regression"
+    ax.set_title(rf"Weight-decay trade-off (claim 10): Lion, lr = ${d.lr:g}$, on {d.objective} regression"
                  "\n" + r"larger $\lambda$: there sooner, but a worse optimum", fontsize=11)
     return fig
 
@@ -369,7 +369,7 @@ def draw7(d) -> Figure:
     ax.set_ylim(0, max(float(d.sigma.max()), float(d.sigma_unconstrained.max())) * 1.08)
     ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.9), ncols=2)
     ax.set_title(r"K = nuclear norm (Muon with weight decay), $f(X) = \frac{1}{2}\|AX - B\|_F^2$, $X \in \mathbb{R}^{4 \times 3}$:"
-                 "\n" + rf"the singular values fall to $\leq 1/\lambda$ (lr $= {d.lr:g}$, $\beta = ({d.betas[0]:g}, {d.betas[1]:g})$)",
+                 "\n" + rf"the singular values fall to $\leq 1/\lambda$ (lr = ${d.lr:g}$, $\beta = ({d.betas[0]:g}, {d.betas[1]:g})$)",
                  fontsize=11)
     return fig
 
