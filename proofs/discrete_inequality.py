@@ -70,7 +70,7 @@ def _inequality(fast, seed, variant):
               [("l1", {}), ("l2", {}), ("linf", {}), ("relu", {}), ("group_l2", {"groups": 2}),
                ("huber", {"delta": 0.5}), ("logcosh", {"delta": 0.5}), ("quadratic", {}),
                ("nuclear", {})]]
-    trials = 3 if fast else 8
+    trials = 2 if fast else 8
     steps = 150 if fast else 600
     B = 4
     for fname in (["quadratic", "logistic"]):

@@ -48,11 +48,11 @@ class Claim:
 
 #: every claim of the paper, issue 5's numbering
 CLAIMS: tuple[Claim, ...] = (
-    # TODO(ODE) Claim("1", "phase1_continuous", "Phase 1, continuous", True),
+    Claim("1", "phase1_continuous", "Phase 1, continuous", True),
     Claim("2", "phase1_discrete", "Phase 1, discrete contraction", False),
-    # TODO(ODE) Claim("3", "lyapunov_continuous", "Lyapunov decrease, continuous", True),
-    # TODO(ODE) Claim("4", "kkt", "Convergence to KKT points", True),
-    # TODO(ODE) Claim("5", "rate", "Rate of min Δ", True),
+    Claim("3", "lyapunov_continuous", "Lyapunov decrease, continuous", True),
+    Claim("4", "kkt", "Convergence to KKT points", True),
+    Claim("5", "rate", "Rate of min Δ", True),
     Claim("6", "discrete_inequality", "Discrete Lyapunov inequality (§5b)", False),
     Claim("7", "constraints", "Each K solves its §6 problem", False),
     Claim("8", "special_cases", "Classical methods as special cases", False),
