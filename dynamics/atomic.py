@@ -12,9 +12,17 @@ from .errors import LionKError
 __all__ = ["atomic_path", "atomic_write_text", "ensure_writable_dir"]
 
 
+def _as_path(path) -> Path:
+    """``Path(path)``, refusing text the OS cannot take as a path (a NUL byte) with a LionKError."""
+    text = os.fspath(path)
+    if "\x00" in str(text):
+        raise LionKError(f"path {str(text)!r} contains a NUL byte")
+    return Path(text)
+
+
 def ensure_writable_dir(path) -> Path:
     """Create ``path`` (and parents) if needed and check it is a writable directory."""
-    p = Path(path)
+    p = _as_path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -33,7 +41,7 @@ def atomic_path(path):
     If the body raises (or the process is interrupted), the temporary file is removed and any
     existing file at ``path`` is left untouched.
     """
-    target = Path(path)
+    target = _as_path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise LionKError(f"directory {str(parent)!r} for {target.name!r} does not exist")
@@ -42,6 +50,7 @@ def atomic_path(path):
     except OSError as exc:
         raise LionKError(f"cannot write {str(target)!r}: {exc.strerror}") from None
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
     try:
         yield Path(tmp)
         os.replace(tmp, target)
@@ -49,6 +58,12 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    cur = os.umask(0)
+    os.umask(cur)
+    return cur
 
 
 def atomic_write_text(path, text: str) -> None:

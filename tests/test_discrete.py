@@ -173,3 +173,15 @@ def test_shape_mismatch_and_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         discrete.simulate("l1", lambda x: x, np.ones((1, 2)), lr=2.0, weight_decay=1.0, steps=1, decay="implicit")
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    from dynamics.atomic import atomic_write_text
+
+    p = tmp_path / "r.txt"
+    atomic_write_text(p, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -13,7 +13,6 @@ file is written atomically (:func:`dynamics.atomic.atomic_path`).
 from __future__ import annotations
 
 import io
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,15 +166,7 @@ def save(fig, path, fmt: str) -> int:
             tmp.write_bytes(png_bytes(fig))
         else:
             fig.savefig(tmp, format=fmt, dpi=draw.DPI, metadata=FORMATS[fmt])
-        _default_mode(tmp)
     return path.stat().st_size
-
-
-def _default_mode(path) -> None:
-    """Give a temporary file (created 0600 by mkstemp) the mode a plain ``open`` would: 0666 & ~umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def png_bytes(fig) -> bytes:
