@@ -140,4 +140,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                       f"atol={ATOL:g}, plus the smoothing-error estimate the solver reports; (b) the "
                       f"issue's {RATE_TOL:.0%} on the fitted rate",
         notes="starts approaching D from outside get arbitrarily close but enter only in the limit "
-              "(the contraction is exponential), so (c) starts on or inside the boundary")
+              "(the contraction is exponential), so (c) starts on or inside the boundary. Finding: the "
+              "Moreau/Richardson solutions for linf leave D by up to ~2e-4 (an extrapolation 2z_(δ/2) − z_δ "
+              "is not a convex combination); this is inside the solver's reported error estimate, which "
+              "(c)'s tolerance includes; the Filippov solutions (l1, relu) stay in D to rounding")
