@@ -50,8 +50,8 @@ def atomic_path(path):
     except OSError as exc:
         raise LionKError(f"cannot write {str(target)!r}: {exc.strerror}") from None
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
         yield Path(tmp)
         os.replace(tmp, target)
     except BaseException:

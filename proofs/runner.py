@@ -7,7 +7,6 @@ The records are deterministic (same seed, same numbers); run times are kept in t
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,16 +135,7 @@ def write_report(report: Report, out_dir) -> tuple[Path, Path]:
     pj, pm = d / "report.json", d / "report.md"
     # both are rendered before either is written; each lands by an atomic rename, the two renames
     # back to back, so an interruption leaves the old pair (or nothing), never a truncated file
-    mode = 0o666 & ~_umask()  # mkstemp creates 0600; a report is an ordinary file
     with atomic_path(pj) as tj, atomic_path(pm) as tm:
         tj.write_text(js, encoding="utf-8")
         tm.write_text(md, encoding="utf-8")
-        os.chmod(tj, mode)
-        os.chmod(tm, mode)
     return pj, pm
-
-
-def _umask() -> int:
-    cur = os.umask(0)
-    os.umask(cur)
-    return cur

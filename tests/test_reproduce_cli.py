@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -57,16 +58,17 @@ def test_unwritable_out_exit_2(tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and "lionk: error:" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_read_only_out_exit_2(tmp_path, capsys):
+def test_read_only_out_exit_2(tmp_path, capsys, monkeypatch):
+    # CI runs as root, for whom chmod 0500 does not block writes: simulate the read-only directory
+    # at the permission check instead (the code path under test is the message and exit code)
+    import dynamics.atomic
+
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        rc = main(["reproduce", "--fast", "--only", "8", "--out", str(ro)])
-    finally:
-        ro.chmod(0o700)
+    monkeypatch.setattr(dynamics.atomic.os, "access", lambda p, mode: Path(p) != ro)
+    rc = main(["reproduce", "--fast", "--only", "8", "--out", str(ro)])
     assert rc == 2 and "not writable" in capsys.readouterr().err
+    assert os.listdir(ro) == []
 
 
 def test_interrupted_run_writes_nothing_and_keeps_old_report(tmp_path, monkeypatch, capsys):
@@ -85,15 +87,18 @@ def test_interrupted_run_writes_nothing_and_keeps_old_report(tmp_path, monkeypat
 
 def test_interrupt_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
     rep = runner.Report((registry.get("8").check(fast=True),), {"8": 0.1}, True, 0)
-    real_chmod = os.chmod
+    real_write = Path.write_text
 
-    def boom(path, mode):
-        raise KeyboardInterrupt
+    def write_then_interrupt(self, text, *a, **kw):
+        real_write(self, text[: len(text) // 2], *a, **kw)  # half a file on disk, then Ctrl-C
+        if ".report.md." in self.name:
+            raise KeyboardInterrupt
+        return len(text)
 
-    monkeypatch.setattr(os, "chmod", boom)
+    monkeypatch.setattr(Path, "write_text", write_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         runner.write_report(rep, tmp_path)
-    monkeypatch.setattr(os, "chmod", real_chmod)
+    monkeypatch.setattr(Path, "write_text", real_write)
     assert os.listdir(tmp_path) == []
 
 
