@@ -157,6 +157,8 @@ def check_output_file(path) -> None:
     import os
     from pathlib import Path
 
+    if "\x00" in str(path):
+        raise LionKError(f"output path {str(path)!r} contains a NUL byte")
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():

@@ -96,13 +96,16 @@ def register(sub) -> None:
                    help="dimension (default per built-in objective; required for MODULE:FN without --x0)")
     s.add_argument("--x0", metavar="FILE.npy", help="initial states, shape (B, *state) or state")
     s.add_argument("--batch", type=lambda v: positive_int(v, 10**4), default=4, help="seeded initial states (default 4)")
-    s.add_argument("--steps", type=lambda v: positive_int(v, 10**6), default=300, help="discrete steps (default 300)")
+    s.add_argument("--steps", type=lambda v: positive_int(v, 10**5), default=300,
+                   help="discrete steps (default 300, at most 100000)")
     s.add_argument("--init-scale", type=_pos_float, default=None,
                    help="std of the random initial states (default 2/λ, so λx starts outside D)")
     s.add_argument("--seed", type=_seed_type, default=0, help="seed of the initial states and objective data")
     s.add_argument("--t-end", type=_pos_float, default=None,
                    help="ODE horizon (default steps × lr, the time the discrete run covers)")
     s.add_argument("--ode-method", default=None, help="ODE solver method (default: dynamics.ode's choice for K)")
+    s.add_argument("--ode-max-seconds", type=_pos_float, default=60.0,
+                   help="wall-clock budget of the ODE integration (default 60); beyond it: exit 2")
     s.add_argument("--ode-tol", type=_tol_type, default=checks.ODE_TOL,
                    help=f"absolute tolerance of the ODE checks (default {checks.ODE_TOL:g}; it must exceed "
                         "the solver's error in H)")
@@ -264,7 +267,8 @@ def _simulate(args, K, lp: LionParams, ode, notes):
 
             if args.ode_method not in ode_mod.METHODS:
                 raise LionKError(f"unknown --ode-method {args.ode_method!r}; one of {', '.join(ode_mod.METHODS)}")
-        cs += checks.check_ode(K, f, x0, ode, t_end=t_end, tol=args.ode_tol, method=args.ode_method)
+        cs += checks.check_ode(K, f, x0, ode, t_end=t_end, tol=args.ode_tol, method=args.ode_method,
+                               max_seconds=args.ode_max_seconds)
         parts.append(f"ODE on [0, {t_end:g}]")
     source = f"objective {f.name} {tuple(f.shape)}, {origin}, " + " and ".join(parts)
     return cs, source
