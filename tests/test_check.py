@@ -525,3 +525,25 @@ def test_constraint_default_steps_follow_the_phase1_bound(quad):
     th = 0.05
     want = math.ceil(math.log(4 * math.sqrt(8) / 0.5e-9) / -math.log1p(-th)) + 1
     assert f"({want} steps" in rep.setup.source
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/recorded-runs.md: the numpy recipe and its command line work as written
+# ---------------------------------------------------------------------------------------------
+def test_docs_numpy_recipe(tmp_path, capsys, monkeypatch):
+    import shlex
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "recorded-runs.md").read_text(encoding="utf-8")
+    after = text.split("<!-- numpy-recipe -->", 1)[1]
+    code_block = after.split("```python\n", 1)[1].split("```", 1)[0]
+    cmd_block = after.split("```bash\n", 1)[1].split("```", 1)[0]
+    cmd = shlex.split(cmd_block.split("#", 1)[0].replace("\\\n", " "))
+    assert cmd[:2] == ["lionk", "check"]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code_block, "recorded-runs.md", "exec"), {})
+    code, out, err = run_cli(cmd[1:] + ["--json", "rep.json"], capsys)
+    assert code == 0, out + err
+    st = {c["name"]: c["status"] for c in json.loads((tmp_path / "rep.json").read_text())["checks"]}
+    # the documented L (2.5) bounds ‖A‖₂²/20 = 1.91 for this data, so §5b as stated is checked too
+    assert st["lyapunov_discrete_L"] == st["lyapunov_discrete"] == st["momentum_update"] == "pass"
