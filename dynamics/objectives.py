@@ -59,7 +59,10 @@ class Objective:
 
 
 def _rng(seed):
-    return np.random.default_rng(seed)
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise LionKError(f"bad seed {seed!r}: use a non-negative integer ({exc})") from None
 
 
 def quadratic(dim: int = 10, seed: int = 0, cond: float = 10.0, center_scale: float = 3.0,
@@ -204,6 +207,8 @@ _REGISTRY: dict[str, Callable[..., Objective]] = {
 
 #: Names accepted by :func:`get`.
 NAMES: tuple[str, ...] = tuple(_REGISTRY)
+#: Largest ``dim`` of the objectives that store a dense dim × dim matrix (128 MB of float64).
+MAX_DENSE_DIM = 4096
 
 
 def get(name: str, **params) -> Objective:
@@ -212,6 +217,13 @@ def get(name: str, **params) -> Objective:
         factory = _REGISTRY[str(name).strip().lower()]
     except KeyError:
         raise LionKError(f"unknown objective {name!r}; available: {', '.join(_REGISTRY)}") from None
+    if "dim" in params:
+        dim = params["dim"]
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise LionKError(f"objective {name}: dim must be a positive integer, got {dim!r}")
+        if factory in (quadratic, diag_quadratic) and dim > MAX_DENSE_DIM:
+            raise LionKError(f"objective {name}: dim = {dim} would build a dense {dim} x {dim} matrix; "
+                             f"use dim <= {MAX_DENSE_DIM}")
     try:
         return factory(**params)
     except TypeError as exc:

@@ -57,6 +57,10 @@ def main(argv=None) -> int:
     except LionKError as exc:
         print(f"lionk: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("lionk: error: not enough memory for this request (lower the dimension, batch or number of steps)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("lionk: interrupted; no partial output was kept", file=sys.stderr)
         return 130

@@ -426,6 +426,13 @@ HOSTILE = [
     ["check", "--kappa", "l1", "--run", "@ok.npz", "--lr", "0.1", "--weight-decay", "0.1", "--json", "afile/x.json"],
     ["check", "--kappa", "l1", "--run", "@ok.npz", "--lr", "0.1", "--weight-decay", "0.1", "--json", "ok.json"],
     ["check", "--kappa", "l1", "--objective", "quadratic", "--mode", "both", "--steps", "50", "--json", "r.json"],
+    # found by this fuzzer in `lionk simulate`, fixed in shared code (dynamics/objectives.py, lionk/cli.py)
+    ["simulate", "--kappa", "l1", "--lr", "0.1", "--dim", "1000000"],
+    ["simulate", "--kappa", "l1", "--lr", "0.1", "--dim", "30000"],
+    ["simulate", "--kappa", "l1", "--lr", "0.1", "--seed", "-1"],
+    ["simulate", "--kappa", "l1", "--lr", "0.1", "--objective", "rosenbrock", "--dim", "1000000", "--batch",
+     "100000", "--steps", "10"],
+    ["figures", "--out", "bad\x00dir"],
 ]
 
 
