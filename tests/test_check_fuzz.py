@@ -413,6 +413,54 @@ def test_fuzz_check_valid_inputs(inputs):
     _report("check", found)
 
 
+#: commands whose valid runs do long work by design (full reproductions, figure rendering); they are
+#: fuzzed with invalid arguments only
+HEAVY = {"reproduce", "figures"}
+
+
+@st.composite
+def edge_argv(draw, name: str, inputs: dict):
+    """Arguments from the valid and edge pools only (0, -1, 10^6, 1e308, ...), required ones included."""
+    parser = COMMANDS[name]
+    actions = [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    argv = [name]
+    forced = [a for a in actions if a.required]
+    for g in parser._mutually_exclusive_groups:
+        if g.required:
+            forced.append(draw(st.sampled_from(g._group_actions)))
+    others = draw(st.lists(st.sampled_from(actions), max_size=5, unique_by=lambda a: a.dest))
+    seen = set()
+    for a in forced + others:
+        if a.dest in seen:
+            continue
+        seen.add(a.dest)
+        kind = _kind(a)
+        if kind == "flag":
+            argv.append(a.option_strings[0])
+            continue
+        ok, _ = _pools(kind, a, inputs)
+        argv += [a.option_strings[0], draw(st.sampled_from(ok))]
+    return argv
+
+
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - HEAVY))
+def test_fuzz_edge_values(name, inputs):
+    """Valid-looking and edge values reach the commands' run-time code; a run longer than 3 s is
+    legitimate work here (interrupted, not a finding), anything else is judged as above."""
+    found = []
+
+    @settings(max_examples=max(10, EXAMPLES // 3), deadline=None, derandomize=EXAMPLES <= 30, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def one(data):
+        argv = data.draw(edge_argv(name, inputs))
+        problems, _ = run_inprocess(argv, seconds=3, tolerate_timeout=True)
+        found.extend((argv, p) for p in problems)
+
+    one()
+    _report(name, found)
+
+
 #: hand-written hostile argvs, one group per concern of the issue
 HOSTILE = [
     ["check", "--kappa-expr", "__import__('os').system('echo PWNED')", "--objective", "quadratic"],
