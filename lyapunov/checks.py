@@ -58,6 +58,7 @@ ODE runs (:func:`check_ode`): ``lyapunov_ode`` (H(t) non-increasing on the outpu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import os
@@ -306,6 +307,24 @@ def _from_margins(name, mode, claim, margin, tol, *, describe, times=None, valid
 # ---------------------------------------------------------------------------------------------
 # objectives supplied by name or as module:attr
 # ---------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def cwd_importable():
+    """Make the current directory importable for the duration (as ``python -m`` would; the
+    ``lionk`` console script does not put it on ``sys.path``)."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added:
+            try:
+                sys.path.remove(cwd)
+            except ValueError:
+                pass
+
+
 def _import_object(spec: str):
     """Import ``module:attr`` (``attr`` may be dotted); the current directory is importable."""
     mod_name, _, attr = spec.partition(":")
@@ -314,23 +333,13 @@ def _import_object(spec: str):
     parts = mod_name.split(".") + attr.split(".")
     if not all(p.isidentifier() and not p.startswith("__") for p in parts):
         raise LionKError(f"not a valid module:attr reference: {spec!r}")
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
-        sys.path.insert(0, cwd)
-    try:
+    with cwd_importable():
         try:
             obj = importlib.import_module(mod_name)
         except ImportError as exc:
             raise LionKError(f"cannot import module {mod_name!r}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - user code: report in one line
             raise LionKError(f"importing {mod_name!r} raised {type(exc).__name__}: {_one_line(exc)}") from None
-    finally:
-        if added:
-            try:
-                sys.path.remove(cwd)
-            except ValueError:
-                pass
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

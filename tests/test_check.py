@@ -547,3 +547,23 @@ def test_docs_numpy_recipe(tmp_path, capsys, monkeypatch):
     st = {c["name"]: c["status"] for c in json.loads((tmp_path / "rep.json").read_text())["checks"]}
     # the documented L (2.5) bounds ‖A‖₂²/20 = 1.91 for this data, so §5b as stated is checked too
     assert st["lyapunov_discrete_L"] == st["lyapunov_discrete"] == st["momentum_update"] == "pass"
+
+
+def test_user_kappa_from_the_current_directory_and_expression(tmp_path, capsys, monkeypatch):
+    (tmp_path / "my_kappas.py").write_text(
+        "import numpy as np\n"
+        "from dynamics.kappa import LogCosh\n"
+        "K = LogCosh(delta=0.5)\n"
+        "class Bad:\n"
+        "    def value(self, m): return np.sum(np.log1p(np.asarray(m) ** 2), -1)\n"
+        "    def grad(self, m): m = np.asarray(m, float); return 2 * m / (1 + m * m)\n"
+        "bad = Bad()\n")
+    monkeypatch.chdir(tmp_path)
+    base = ["check", "--objective", "quadratic", "--lr", "0.05", "--weight-decay", "0.5", "--init-scale", "0.5"]
+    code, out, err = run_cli(base + ["--kappa", "my_kappas:K"], capsys)
+    assert code == 0, out + err
+    code, out, err = run_cli(base + ["--kappa", "my_kappas:bad"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "not convex" in err, err
+    code, out, err = run_cli(base + ["--kappa-expr", "sqrt(1 + u**2)"], capsys)
+    assert code == 0, out + err
+    assert "PASS lyapunov_discrete[discrete]" in out

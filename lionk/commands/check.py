@@ -184,7 +184,8 @@ def _load_x0(path, shape, K):
 
 def run(args) -> int:
     check_output_file(args.json)
-    K = kappa_from_args(args)
+    with checks.cwd_importable():  # --kappa mymodule:MyK from the current directory
+        K = kappa_from_args(args)
     recorded = args.run is not None
     lp, ode, notes = _discrete_params(args, recorded=recorded)
     lam = lp.weight_decay
