@@ -494,8 +494,11 @@ def test_catalogue_constraint_reached(case):
     assert by_name(rep.checks)["constraint_reached"].passed
 
 
+# lp is left out: its ODE (Moreau smoothing, whose projection onto the lq ball is a bisection per
+# evaluation) takes ~2 minutes here; the discrete helpers above cover lp.
 @pytest.mark.parametrize("name, params", [("logcosh", {"delta": 0.5}), ("quadratic", {}), ("huber", {"delta": 0.7}),
-                                          ("l1", {})])
+                                          ("l1", {}), ("relu", {}), ("l2", {}), ("linf", {}),
+                                          ("group_l2", {"groups": 2}), ("nuclear", {})])
 def test_catalogue_ode_lyapunov(name, params):
     K, f = _setting(name, params)
     x0 = 0.9 * K.dual_project(np.random.default_rng(2).standard_normal((2,) + f.shape)) / 0.5
