@@ -352,7 +352,7 @@ def test_bad_recorded_files(case, fragment, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, fragment", [
-    (["--run", "r.npz", "--alpha", "1", "--gamma", "1", "--eps", "0.1", "--lam", "0.5"], "do not determine lr"),
+    (["--run", "r.npz", "--alpha", "1", "--gamma", "1", "--eps", "0.1", "--lam", "0.5"], "do not determine it"),
     (["--objective", "quadratic", "--run", "r.npz"], "not allowed with"),
     ([], "one of the arguments --objective --run is required"),
     (["--objective", "quadratic", "--tol", "-1"], "must be >= 0"),
@@ -570,3 +570,16 @@ def test_user_kappa_from_the_current_directory_and_expression(tmp_path, capsys, 
     code, out, err = run_cli(base + ["--kappa-expr", "sqrt(1 + u**2)"], capsys)
     assert code == 0, out + err
     assert "PASS lyapunov_discrete[discrete]" in out
+
+
+def test_recorded_run_in_the_ode_vocabulary(tmp_path, capsys, torch_run):
+    """α = γ = (1−β2)/lr = 0.5, ε = lr(1−β1)/(1−β2) = 0.2, λ = wd: the same run as BASE (§2)."""
+    x, v, g, _ = torch_run
+    path = save_run(tmp_path / "r.npz", x=x, m=v, grad=g)
+    code, out, err = run_cli(["check", "--kappa", "l1", "--run", path, "--alpha", "0.5", "--gamma", "0.5",
+                              "--eps", "0.2", "--lam", str(WD), "--lr", str(LR)], capsys)
+    assert code == 0, out + err
+    assert "beta1 = 1 - eps*gamma = 0.9" in out and "beta2 = 1 - gamma*lr = 0.99" in out
+    code, out, err = run_cli(["check", "--kappa", "l1", "--run", path, "--alpha", "0.5", "--gamma", "0.5",
+                              "--eps", "0.2", "--lam", str(WD)], capsys)
+    assert code == 2 and "do not determine it" in err

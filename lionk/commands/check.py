@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from dynamics.errors import LionKError, LionKWarning
-from dynamics.params import LionParams
+from dynamics.params import LionParams, ODEParams
 from lyapunov import checks
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args,
@@ -130,10 +130,25 @@ def _discrete_params(args, *, recorded: bool):
     """(LionParams, ODEParams, notes) from either vocabulary."""
     ode_vocab = any(getattr(args, k, None) is not None for k in ("alpha", "gamma", "eps", "lam"))
     notes = []
+    if recorded and ode_vocab:
+        # the ODE parameters fix everything but the step: with --lr (the run's learning rate) they give
+        # beta1 = 1 - eps*gamma, beta2 = 1 - gamma*lr, weight_decay = lam (math file §2)
+        if args.lr is None or any(getattr(args, k) is not None for k in ("beta1", "beta2", "weight_decay")):
+            raise LionKError("a recorded run in the ODE vocabulary needs --alpha --gamma --eps --lam and --lr (the "
+                             "run's step; the ODE parameters do not determine it), and no --beta1/--beta2/--weight-decay")
+        vals = {k: getattr(args, k) for k in ("alpha", "gamma", "eps", "lam")}
+        missing = [f"--{k}" for k, v in vals.items() if v is None]
+        if missing:
+            raise LionKError(f"missing ODE parameter(s): {', '.join(missing)}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LionKWarning)
+            ode = ODEParams(**vals)
+            lp = ode.to_discrete(lr=args.lr)
+        notes.append(f"lr = {lp.lr:g} with this ODE gives beta1 = 1 - eps*gamma = {lp.beta1:g}, "
+                     f"beta2 = 1 - gamma*lr = {lp.beta2:g}, weight_decay = lam (math file §2)")
+        notes.extend(str(w.message) for w in caught if issubclass(w.category, LionKWarning))
+        return lp, ode, notes
     if recorded:
-        if ode_vocab:
-            raise LionKError("a recorded run needs the hyper-parameters it was trained with: --lr --beta1 --beta2 "
-                             "--weight-decay (the ODE parameters do not determine lr)")
         missing = [f for f, k in (("--lr", "lr"), ("--weight-decay", "weight_decay")) if getattr(args, k) is None]
         if missing:
             raise LionKError(f"a recorded run needs {' and '.join(missing)} (the values used in training)")
