@@ -66,8 +66,8 @@ import sys
 import time
 import warnings
 import zipfile
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 

@@ -39,6 +39,10 @@ what is checked (absolute tolerances; a step passes when bound - observed >= -to
   lyapunov_discrete_L  5b as stated, with f values and --lipschitz (or a built-in objective's L)
   lyapunov_ode, delta_nonnegative, phase1_rate_ode, stays_in_D_ode   (--mode ode|both)
 
+defaults: simulate mode uses lr=0.01, weight_decay=0.1 (beta1 0.9, beta2 0.99) unless given; a recorded run
+needs the values used in training (--lr and --weight-decay, or --alpha --gamma --eps --lam with --lr).
+tolerances are absolute: --tol 1e-9 (recorded float32 data: 1e-4, float16: 0.1), --ode-tol 1e-6.
+
 exit status: 0 all checks hold, 1 a check failed (first failing step and state printed),
 2 usage error or bad input.
 
