@@ -14,7 +14,7 @@ from dynamics.errors import LionKError
 from dynamics.params import LionParams, ODEParams, ode_from_discrete
 
 __all__ = [
-    "finite_float", "positive_int", "add_kappa_args", "kappa_from_args", "parse_params",
+    "finite_float", "positive_int", "seed_int", "add_kappa_args", "kappa_from_args", "parse_params",
     "add_param_args", "params_from_args", "check_output_file", "write_json",
 ]
 
@@ -38,6 +38,17 @@ def positive_int(text: str, limit: int = 10**7) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if not 1 <= v <= limit:
         raise argparse.ArgumentTypeError(f"must be between 1 and {limit}, got {v}")
+    return v
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, an integer in [0, 2**32 - 1] (what numpy's generators accept)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= v < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {v}")
     return v
 
 

@@ -530,11 +530,8 @@ def test_subprocess_exit_codes(inputs, tmp_path):
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=False, reason="routed to the lead: `lionk reproduce --seed -1` passes argparse "
-                   "(type=int) and fails inside the proofs with an internal error (exit 3)")
-def test_known_issue_reproduce_negative_seed():
-    if "reproduce" not in COMMANDS:
-        pytest.skip("no reproduce command")
+def test_reproduce_negative_seed_is_a_usage_error():
+    # was a known issue (internal error, exit 3): seeds are now checked by argparse (exit 2)
     problems, transcript = run_inprocess(["reproduce", "--fast", "--only", "1", "--no-progress", "--seed", "-1",
                                           "--out", "rep"], seconds=60)
     assert not problems, f"{problems} ({transcript})"

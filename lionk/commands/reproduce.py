@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from dynamics.atomic import ensure_writable_dir
-from dynamics.errors import LionKError
+from ..args import seed_int
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--fast", action="store_true", help="smaller runs (what the quick test suite uses)")
     p.add_argument("--out", metavar="DIR", default="reproduce-report",
                    help="output directory for report.json and report.md (default: ./reproduce-report)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random setting (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of every random setting (default 0)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

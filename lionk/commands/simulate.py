@@ -8,7 +8,7 @@ from dynamics import discrete, objectives
 from dynamics.errors import LionKError
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args, params_from_args,
-                    positive_int, write_json)
+                    positive_int, seed_int, write_json)
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=lambda s: positive_int(s, 10**7), default=1000)
     p.add_argument("--decay", choices=["explicit", "implicit"], default="explicit")
     p.add_argument("--init-scale", type=finite_float, default=5.0, help="std of the random initial states")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the summary as JSON (atomically)")
     p.set_defaults(func=run)
 
