@@ -7,10 +7,11 @@ import zlib
 import numpy as np
 
 from dynamics import kappa as kappa_mod
+from dynamics.kappa import Kappa
 from dynamics.errors import LionKError
 from dynamics.objectives import Objective
 
-__all__ = ["U", "rng_for", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
+__all__ = ["U", "CosineBump", "rng_for", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
            "norm", "vector_kappas"]
 
 #: unit roundoff of float64
@@ -79,3 +80,56 @@ def vector_kappas(bounded_only: bool = False):
     if bounded_only:
         ks = [k for k in ks if k.bounded_domain]
     return ks
+
+
+class CosineBump(Kappa):
+    """A deliberately NON-convex K for the claims' broken variants: K(m) = Σ m_i²/2 + b cos(m_i).
+
+    K'' = 1 − b cos u < 0 near 0 for b > 1, so ∇K(u) = u − b sin u is not monotone there. Its convex
+    conjugate is finite everywhere, K*(y) = sup_u yu − u²/2 − b cos u, computed per coordinate by a
+    grid over |u − y| ≤ b + 4 (the maximiser lies within b of y) refined by 30 Newton steps;
+    ∇K*(y) is the maximiser (envelope theorem). Everything H needs is thus defined, but H is not
+    a Lyapunov function: the claims must detect that.
+    """
+
+    name = "cosine_bump"
+    smooth = True
+    separable = True
+    bounded_domain = False
+    constraint = "none (K is not convex: a deliberately broken K)"
+
+    def __init__(self, b: float = 2.0):
+        super().__init__()
+        self.b = float(b)
+        self.params = {"b": self.b}
+
+    def value(self, m):
+        m = np.asarray(m, float)
+        return np.sum(0.5 * m * m + self.b * np.cos(m), axis=-1)
+
+    def grad(self, m):
+        m = np.asarray(m, float)
+        return m - self.b * np.sin(m)
+
+    def _argmax(self, y):
+        y = np.asarray(y, float)
+        offs = np.linspace(-(self.b + 4), self.b + 4, 801)
+        cand = y[..., None] + offs
+        vals = y[..., None] * cand - 0.5 * cand**2 - self.b * np.cos(cand)
+        u = np.take_along_axis(cand, np.argmax(vals, -1)[..., None], -1)[..., 0]
+        for _ in range(30):  # Newton on y − u + b sin u = 0 (concave there: h < 0)
+            g = y - u + self.b * np.sin(u)
+            h = -1 + self.b * np.cos(u)
+            u = u - g / np.minimum(h, -1e-12)
+        return u
+
+    def conj(self, y):
+        y = np.asarray(y, float)
+        u = self._argmax(y)
+        return np.sum(y * u - 0.5 * u * u - self.b * np.cos(u), axis=-1)
+
+    def conj_grad(self, y):
+        return self._argmax(y)
+
+    def dual_project(self, y):
+        return np.asarray(y, float)

@@ -16,7 +16,9 @@ Assumptions
 Reference
     Paper §4 (Lyapunov function, Theorem of §4); math file §4, §7.
 
-Broken variant ``wrong_c``: H with 3c instead of c (the identity fails, and H can increase).
+Broken variants: ``wrong_c``: H with 3c instead of c (the identity fails, and H can increase);
+``nonconvex_K``: every K replaced by the non-convex :class:`~proofs.common.CosineBump`
+(∇K not monotone), for which H rises along trajectories.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from dynamics import kappa as kappa_mod
 from dynamics.params import ODEParams
 from lyapunov import functions as lf
 
-from .common import check_variant, kappa_label, rng_for, thin
+from .common import CosineBump, check_variant, kappa_label, rng_for, thin
 from .record import case, make_check
 
 ID = "3"
 TITLE = "Lyapunov decrease, continuous"
-VARIANTS = ("honest", "wrong_c")
+VARIANTS = ("honest", "wrong_c", "nonconvex_K")
 
 RTOL, ATOL = 1e-8, 1e-10
 #: H is evaluated on states that carry the solver's local errors (≤ rtol relative); H is
@@ -90,6 +92,10 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
         for name, params in KAPPAS:
             K = kappa_mod.get(name, **params)
             rng = rng_for(seed, "claim3", fname, name)
+            if variant == "nonconvex_K":
+                if name != "logcosh":
+                    continue  # one setting suffices: the broken K replaces a smooth catalogue K
+                K = CosineBump(2.0)
             if K.event_ndim == 2:
                 if fname != "quadratic":
                     continue

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from .. import figures as figs
 
 
 def register(sub) -> None:
-    ids = ", ".join(figs.FIGURES)
+    # matplotlib and the figure data are imported only when the command runs (fast `lionk --help`)
     p = sub.add_parser(
         "figures", help="draw phase portraits and the pictures of the paper",
         description="Compute and draw the figures (deterministic: the same inputs give byte-identical "
-                    f"PNG files). Figure ids: {ids}. Each file is written atomically.")
+                    "PNG files). `lionk figures --list` lists the ids. Each file is written atomically.")
     p.add_argument("--out", default="figures", metavar="DIR", help="output directory (default: figures)")
     p.add_argument("--only", metavar="ID,...",
                    help="comma-separated figure ids or names (e.g. 1,4 or fig8_sliding; 2 means 2a and 2b)")
@@ -22,6 +21,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from .. import figures as figs
+
     specs = figs.resolve(args.only)  # bad ids fail here, before any directory or file is touched
     if args.list:
         for s in specs:
