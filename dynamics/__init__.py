@@ -6,6 +6,7 @@ Dependencies flow one way: ``dynamics`` ← ``lyapunov`` ← ``proofs`` ← CLI/
 from . import kappa, objectives, params, discrete  # noqa: F401
 from .errors import LionKError, LionKWarning, NonFiniteError  # noqa: F401
 from .params import LionParams, ODEParams, ode_from_discrete, discrete_from_ode  # noqa: F401
+from . import ode  # noqa: F401,E402  (the Lion-K ODE solver, issue 4)
 
 __all__ = [
     "kappa", "objectives", "params", "discrete",
