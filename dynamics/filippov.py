@@ -49,6 +49,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.integrate import OdeSolution, solve_ivp
+from scipy.optimize import brentq
 
 from .errors import LionKError, NonFiniteError
 from .params import ODEParams
@@ -96,6 +97,8 @@ class SeparableFilippov:
     counter : object with ``nfev``, ``ngrad`` attributes
         Right-hand-side calls and gradient points are added to it.
     """
+
+    SCAN_POINTS = 8  #: interior samples per step for missed-crossing detection (see _scan)
 
     def __init__(self, kappa_name: str, grad: Callable, ode: ODEParams, *, hvp=None, counter=None,
                  rtol=1e-8, atol=1e-10, inner_method="DOP853", max_events=10_000, options=None):
@@ -182,6 +185,51 @@ class SeparableFilippov:
         self._cache[key] = out
         return out
 
+    def _scan(self, sol, ts, sigma, S):
+        """Earliest crossing of a free m̃_i inside a step, missed by the endpoint sign test.
+
+        The dense output is sampled at ``SCAN_POINTS`` interior points of every step (one batched
+        gradient call per piece); a sign on the wrong side of σ_i is refined by ``brentq``.
+        Returns (t, i) or None. Dips narrower than a step/(SCAN_POINTS + 1) can still be missed
+        (``options=dict(max_step=...)`` bounds that).
+        """
+        free = ~S
+        if not free.any() or len(ts) < 2:
+            return None
+        n = self.SCAN_POINTS
+        frac = np.arange(1, n + 1) / (n + 1)
+        tq = (ts[:-1, None] + frac[None, :] * np.diff(ts)[:, None]).ravel()
+        Y = sol(tq)
+        d = Y.shape[0] // 2
+        x, m = Y[:d].T, Y[d:].T
+        G = np.asarray(self.grad(x), dtype=float)
+        self.count.ngrad += len(tq)
+        o = self.ode
+        mt = m + o.eps * (-o.alpha * G - o.gamma * m)
+        noise = 64 * np.finfo(float).eps * (np.abs(m) + o.eps * (o.alpha * np.abs(G) + o.gamma * np.abs(m)))
+        wrong = np.where(sigma == self.hi, mt < -noise, mt > noise) & free
+        rows = np.flatnonzero(wrong.any(axis=1))
+        if rows.size == 0:
+            return None
+        r = rows[0]
+        t_b = tq[r]
+        t_a = tq[r - 1] if r > 0 else ts[0]
+        best = None
+        for i in np.flatnonzero(wrong[r]):
+            def h(tt, i=i):
+                yy = sol(tt)
+                return self.m_tilde(yy)[i]
+            fa = h(t_a)
+            if fa == 0.0 or np.sign(fa) == np.sign(h(t_b)):
+                tr = t_a
+            else:
+                tr = brentq(h, t_a, t_b, xtol=4 * np.finfo(float).eps * max(1.0, abs(t_b)))
+            if best is None or tr < best[0]:
+                best = (float(tr), int(i))
+        if best[0] <= ts[0]:
+            return None  # at the very start: the sign is being set by the last mode change
+        return best
+
     def _project(self, y, mask):
         """Set m_i so that m̃_i = 0 exactly for i in ``mask`` (m̃ = (1−εγ) m − εα g(x), x unchanged)."""
         o = self.ode
@@ -202,39 +250,58 @@ class SeparableFilippov:
         return m + o.eps * (-o.alpha * g - o.gamma * m)
 
     # ------------------------------------------------------------------ modes
+    def mt_dot(self, y, sigma, S) -> np.ndarray:
+        """d m̃/dt = (1 − εγ) ṁ − εα H ẋ in the mode (sigma, S), shape (d,) (one extra hvp)."""
+        o = self.ode
+        xdot, mdot, _, _ = self.evaluate(y, sigma, S)
+        x, _ = self._split(y)
+        _, Hx = self._grads(x, xdot[None, :])
+        return (1.0 - o.eps * o.gamma) * mdot - o.eps * o.alpha * Hx[0]
+
+    def _side(self, y, sigma, S, j):
+        """Where coordinate j (not in S) goes from m̃_j = 0: "hi", "lo", "slide" or "repulsive".
+
+        Filippov's test on the two one-sided fields: v_hi = d m̃_j/dt with ∇K_j = hi and v_lo with
+        ∇K_j = lo (the sliding set S adapting its values in both). Both > 0: to the hi side; both
+        < 0: to the lo side; v_hi ≤ 0 ≤ v_lo: attractive sliding; v_hi > 0 > v_lo: repulsive.
+        This does not assume ∂²f/∂x_j² > 0 (non-convex f reverses the usual order).
+        """
+        sig = sigma.copy()
+        sig[j] = self.hi
+        v_hi = self.mt_dot(y, sig, S)[j]
+        sig[j] = self.lo
+        v_lo = self.mt_dot(y, sig, S)[j]
+        if v_hi > 0 and v_lo > 0:
+            return "hi"
+        if v_hi < 0 and v_lo < 0:
+            return "lo"
+        if v_hi <= 0 <= v_lo:
+            return "slide"
+        return "repulsive"
+
     def classify(self, y, sigma, S, new=None, released=None):
         """Consistent modes at a switching point.
 
         ``new`` is a free coordinate whose m̃ just reached 0; ``released`` = (j, value) a sliding
         coordinate whose sliding value reached a bound. Returns (sigma, S, crossed) where
-        ``crossed`` is True when ``new`` crossed instead of starting to slide.
+        ``crossed`` is True when ``new`` crossed to the other side.
         """
         sigma = sigma.copy()
         S = S.copy()
-        crossed = False
+        old = None if new is None else sigma[new]
         if released is not None:
             j, val = released
             S[j] = False
             sigma[j] = val
         if new is not None:
-            S_try = S.copy()
-            S_try[new] = True
-            while S_try.any():
-                s = self.evaluate(y, sigma, S_try)[3]
-                idx = np.flatnonzero(S_try)
-                viol = np.maximum(s[idx] - self.hi, self.lo - s[idx])
-                if np.all(viol <= _S_TOL):
-                    break
-                w = idx[np.argmax(viol)]
-                if S_try[new] and viol[np.flatnonzero(idx == new)[0]] > _S_TOL:
-                    # the new coordinate cannot slide (the fields do not both point to the surface):
-                    # it crosses first; the previously consistent sliding set is then re-checked
-                    w = new
-                S_try[w] = False
-                sigma[w] = self.hi if s[w] > self.hi else self.lo
-                crossed = crossed or w == new
-            S = S_try
-        # release any sliding coordinate whose value is out of range (can happen after a change)
+            side = self._side(y, sigma, S, new)
+            if side == "slide":
+                S[new] = True
+            elif side == "repulsive":  # either side is a solution; keep the direction of arrival
+                sigma[new] = self.lo if old == self.hi else self.hi
+            else:
+                sigma[new] = self.hi if side == "hi" else self.lo
+        # release sliding coordinates whose Filippov value left [lo, hi] (the worst first)
         for _ in range(int(S.sum())):
             if not S.any():
                 break
@@ -245,14 +312,18 @@ class SeparableFilippov:
                 break
             w = idx[np.argmax(viol)]
             S[w] = False
-            sigma[w] = self.hi if s[w] > self.hi else self.lo
+            side = self._side(y, sigma, S, w)
+            if side in ("hi", "lo"):
+                sigma[w] = self.hi if side == "hi" else self.lo
+            else:
+                sigma[w] = self.hi if s[w] > self.hi else self.lo
+        crossed = new is not None and not S[new] and sigma[new] != old
         return sigma, S, crossed
 
     # ------------------------------------------------------------------ integration
     def run(self, x0, m0, t0, t1, t_eval_hint=None) -> MemberRun:
         y = np.concatenate([np.asarray(x0, float).ravel(), np.asarray(m0, float).ravel()])
         d = y.size // 2
-        o = self.ode
         mt = self.m_tilde(y)
         sigma = np.where(mt > 0, self.hi, self.lo)
         S = np.zeros(d, dtype=bool)
@@ -308,31 +379,40 @@ class SeparableFilippov:
             if res.status == -1:
                 raise LionKError(f"integration failed at t = {res.t[-1]:.6g}: {res.message}")
             n_seg += 1
-            ts_seg = res.sol.ts
+            ts_seg = np.asarray(res.sol.ts)
+            seg_interps = list(res.sol.interpolants)
+            missed = self._scan(res.sol, ts_seg, sig_c, S_c)
+            if missed is not None:  # a crossing inside a step that the endpoint test did not see
+                t_miss, i_miss = missed
+                kk = int(np.searchsorted(ts_seg, t_miss, side="left"))  # step index + 1
+                ts_seg = np.concatenate([ts_seg[:kk], [t_miss]])
+                seg_interps = seg_interps[:kk]
             if ts_seg[-1] > ts_seg[0]:
                 ts_all.append(ts_seg[1:])
-                interps += list(res.sol.interpolants)
-            y = res.y[:, -1].copy()
-            t_new = float(res.t[-1])
+                interps += seg_interps
+            t_new = float(ts_seg[-1])
+            y = res.sol(t_new) if missed is not None else res.y[:, -1].copy()
             if S_c.any():
                 mt_end = self.evaluate(y, sig_c, S_c)[2]
                 residual = max(residual, float(np.max(np.abs(mt_end[S_c]))))
-            if res.status != 1:
+            if missed is None and res.status != 1:
                 t = t1
                 break
-            # which event fired (the earliest; solve_ivp stops at it)
-            fired = [k for k, te in enumerate(res.t_events) if len(te)]
-            k = fired[0]
-            kind, i, val = kinds[k]
+            if missed is not None:
+                kind, i, val = "cross", i_miss, None
+                y_ev = y
+            else:
+                # which event fired (the earliest; solve_ivp stops at it)
+                k = [k for k, te in enumerate(res.t_events) if len(te)][0]
+                kind, i, val = kinds[k]
+                y_ev = res.y_events[k][0]
             n_events += 1
             if n_events > self.max_events:
                 raise LionKError(f"more than {self.max_events} kink events before t = {t_new:.6g} (Zeno-like "
                                  "switching); use method='moreau' or a larger max_events")
             if kind == "cross":
-                y_ev = res.y_events[k][0]
                 sigma, S, crossed = self.classify(y_ev, sig_c, S_c, new=i)
             else:
-                y_ev = res.y_events[k][0]
                 sigma, S, crossed = self.classify(y_ev, sig_c, S_c, released=(i, val))
             y = np.asarray(y_ev, float).copy()
             # project onto the kink surfaces of the coordinates now sliding or just switched
@@ -351,8 +431,6 @@ class SeparableFilippov:
                     sliding[c].append([t_new, t1])
                 if not S_c[c] and not S[c] and sigma[c] != sig_c[c]:
                     crossings[c].append(t_new)
-            if t_new <= t and n_seg > 1:
-                pass  # zero-length segment: only the modes changed
             t = t_new
         ts = np.concatenate(ts_all)
         if len(interps) == 0:  # t_span shorter than one step never happens; guard anyway

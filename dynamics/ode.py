@@ -46,7 +46,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.integrate import solve_ivp
-from scipy.sparse import block_diag, csr_matrix
+from scipy.sparse import csr_matrix
 
 from . import kappa as kappa_mod
 from .errors import LionKError, LionKWarning, NonFiniteError, check_finite
