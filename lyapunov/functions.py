@@ -42,7 +42,11 @@ def H(kappa, f_value, x, m, ode: ODEParams, c: float | None = None) -> np.ndarra
 
 
 def _hess_term(kappa, m, mdot, h=1e-6):
-    """⟨ṁ, ∇²K(m) ṁ⟩ by a central difference of ∇K along ṁ (the ε → 0 limit of the second term)."""
+    """⟨ṁ, ∇²K(m) ṁ⟩ by a central difference of ∇K along ṁ.
+
+    Kept for callers; no longer used by :func:`delta`: the second term of Δ is ε times this plus
+    o(ε), so it vanishes at ε = 0 (the math file's §4 remark on the limit is wrong).
+    """
     n = np.sqrt(kappa.inner(mdot, mdot))
     n = np.where(n > 0, n, 1.0)
     shape = n.shape + (1,) * kappa.event_ndim
@@ -63,7 +67,10 @@ def delta(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
     if e > 0:
         t2 = (1 - e * gam) / (e * (1 + e * lam)) * kappa.inner(fv.m_tilde - m, gk_mt - kappa.grad(m))
     else:
-        t2 = _hess_term(kappa, m, fv.mdot)
+        # m̃ − m = εṁ, so the second term is (1−εγ)/(1+ελ)·ε·⟨ṁ, (∇K(m+εṁ) − ∇K(m))/ε⟩ → 0 as ε → 0
+        # (it is ε⟨ṁ, ∇²K(m)ṁ⟩ + o(ε), NOT ⟨ṁ, ∇²K(m)ṁ⟩ as the math file's §4 says; checked: the
+        # finite-difference dH/dt along RK4 trajectories matches Δ with this limit, and Δ(ε) → Δ(0))
+        t2 = np.zeros_like(t1)
     return t1 + t2
 
 

@@ -23,7 +23,10 @@ checked numerically by :mod:`lyapunov.verify`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +40,33 @@ __all__ = [
     "ode_symbols", "generic_identity", "concrete_identity", "discover_coefficient", "discrete_inequality",
     "catalogue_spec", "monotone_terms", "H_formula", "delta_formula",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# time budget for sympy calls
+# ---------------------------------------------------------------------------------------------
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise :class:`_Timeout` after ``seconds`` (main thread only, POSIX; elsewhere no limit)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Timeout()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +273,7 @@ def monotone_terms(s=None) -> list[MonotoneTerm]:
             (1 - e * g) / (e * (1 + e * l)),
             "<mt - m, gradK(mt) - gradK(m)>",
             "monotonicity of dK between the points mt and m (gradK is a selection of dK)",
-            "1 - eps*gamma >= 0, i.e. eps*gamma <= 1 (as eps -> 0 the term tends to <mdot, hess K(m) mdot> >= 0)",
+            "1 - eps*gamma >= 0, i.e. eps*gamma <= 1 (as eps -> 0 the whole term is eps*<mdot, hess K(m) mdot> + o(eps) -> 0)",
         ),
     ]
 
@@ -300,6 +330,10 @@ def _derive(kf: _KFuncs, d: int, s: dict, c=None, b=1):
                 canon=canon, c=c)
 
 
+#: time budget of the general ``simplify`` fallback in :func:`_is_zero` (per call)
+FALLBACK_SECONDS = 8.0
+
+
 def _is_zero(expr) -> tuple[bool, sp.Expr]:
     """Decide ``expr ≡ 0`` (sufficient test; a False may mean sympy could not finish).
 
@@ -307,7 +341,7 @@ def _is_zero(expr) -> tuple[bool, sp.Expr]:
        expanded, ``sinh(a)`` to ``tanh(a)·cosh(a)``.
     2. Replace every remaining function application (``tanh(a)``, ``log(1 + λx)``, ...) by a fresh
        symbol: if the result is 0 as a rational function of independent symbols, ``expr`` is 0.
-    3. Otherwise fall back to ``sympy.simplify``.
+    3. Otherwise fall back to ``sympy.simplify`` (at most :data:`FALLBACK_SECONDS`).
     """
     r = sp.expand_log(expr.rewrite(sp.log), force=True) if expr.has(sp.atanh, sp.asinh, sp.acosh) else expr
     r = r.replace(sp.sinh, lambda a: sp.tanh(a) * sp.cosh(a))
@@ -315,11 +349,15 @@ def _is_zero(expr) -> tuple[bool, sp.Expr]:
     reps = {a: sp.Dummy(f"t{i}") for i, a in enumerate(fn_atoms)}
     if sp.cancel(sp.together(sp.expand(r.xreplace(reps)))) == 0:
         return True, sp.S.Zero
-    r2 = sp.simplify(sp.expand_log(r.rewrite(sp.log), force=True))
-    if r2 == 0:
-        return True, sp.S.Zero
-    r3 = sp.simplify(sp.expand(r2.rewrite(sp.exp)))
-    return r3 == 0, (sp.S.Zero if r3 == 0 else r2)
+    try:
+        with _time_limit(FALLBACK_SECONDS):
+            r2 = sp.simplify(sp.expand_log(r.rewrite(sp.log), force=True))
+            if r2 == 0:
+                return True, sp.S.Zero
+            r3 = sp.simplify(sp.expand(r2.rewrite(sp.exp)))
+            return r3 == 0, (sp.S.Zero if r3 == 0 else r2)
+    except _Timeout:
+        return False, sp.Symbol(f"<sympy could not simplify the residual within {FALLBACK_SECONDS:g} s>")
 
 
 def generic_identity(d: int = 2) -> IdentityResult:

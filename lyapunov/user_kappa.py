@@ -30,12 +30,9 @@ params), a :class:`Kappa` instance, or an instance with ``value``/``grad`` (and 
 from __future__ import annotations
 
 import ast
-import contextlib
 import importlib
 import math
 import re
-import signal
-import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +42,7 @@ from sympy.parsing.sympy_parser import parse_expr, rationalize, standard_transfo
 from dynamics.errors import LionKError
 from dynamics.kappa import Kappa
 
-from .symbolic import Piece, SeparableSpec
+from .symbolic import Piece, SeparableSpec, _Timeout, _time_limit
 
 __all__ = ["FUNCTIONS", "ExprKappa", "ObjectKappa", "from_expression", "from_object", "parse_k"]
 
@@ -69,30 +66,6 @@ _SYMPY_SECONDS = 4.0  # budget for one sympy solve/limit/simplify call
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-class _Timeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Raise :class:`_Timeout` after ``seconds`` (main thread only, POSIX; elsewhere no limit)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
-        return
-
-    def handler(signum, frame):
-        raise _Timeout()
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _try_sympy(fn, default=None, seconds=_SYMPY_SECONDS):
     """Run a sympy computation with a time budget; ``default`` on timeout or sympy failure."""
     try:
