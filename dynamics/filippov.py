@@ -27,11 +27,18 @@ smooth as f, so a high-order method takes few steps), with terminal events
 * sliding j: the sliding value s_j reaches ``lo`` or ``hi`` (the sliding mode ends: Filippov's
   condition that the convex combination exists fails beyond that point).
 
-At an event the new modes are chosen by :meth:`SeparableFilippov.classify`: the crossing
-coordinate joins the sliding set if the equivalent control of the enlarged set stays inside
-[lo, hi]^S (the fields on both sides push m̃_i back onto the surface), otherwise it crosses to
-the side given by the violated bound; sliding coordinates whose value left the interval are
-released one at a time (the worst first) until the mode is consistent.
+At an event the new modes are chosen by :meth:`SeparableFilippov.classify` with Filippov's test
+on the two one-sided fields: with v_hi, v_lo the values of d m̃_i/dt for ∇K_i = hi and = lo (the
+sliding set adapting), both > 0 or both < 0 means a transversal crossing to that side,
+v_hi ≤ 0 ≤ v_lo an attractive sliding mode (i joins S). This makes no convexity assumption (for
+∂²f/∂x_i² < 0 the usual order of v_hi and v_lo is reversed). Sliding coordinates whose value
+then leaves [lo, hi] are released one at a time, the worst first, to the side the same test gives.
+After a mode change the state is projected back onto the kink surfaces it is on (m_i set so that
+m̃_i = 0; x unchanged) and the next piece starts with a short step.
+
+solve_ivp only compares event signs at step ends, so a dip of m̃_i across 0 and back inside one
+step would be missed; every piece's dense output is therefore also sampled at 8 interior points
+per step (one batched gradient call) and a missed crossing is located with ``brentq``.
 
 Hessian-vector products come from ``hvp(x, V)`` if the caller gives one, otherwise from central
 differences of ∇f (one batched gradient call per right-hand side in sliding mode, 2(|S|+1)+1
