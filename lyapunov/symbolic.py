@@ -36,7 +36,7 @@ from sympy.core.function import AppliedUndef
 from dynamics.errors import LionKError
 
 __all__ = [
-    "Piece", "SeparableSpec", "MonotoneTerm", "IdentityResult", "DiscoveryResult", "DiscreteResult",
+    "Piece", "SeparableSpec", "MonotoneTerm", "DISCOVERY_NAMES", "IdentityResult", "DiscoveryResult", "DiscreteResult",
     "ode_symbols", "generic_identity", "concrete_identity", "discover_coefficient", "discrete_inequality",
     "catalogue_spec", "monotone_terms", "H_formula", "delta_formula",
 ]
@@ -154,7 +154,11 @@ class IdentityResult:
 
 @dataclass(frozen=True)
 class DiscoveryResult:
-    """Outcome of :func:`discover_coefficient` (all expressions in the ODE parameter symbols)."""
+    """Outcome of :func:`discover_coefficient` (all expressions in the ODE parameter symbols).
+
+    ``sign_indefinite_term`` and ``remaining_delta`` use the symbols of :data:`DISCOVERY_NAMES`
+    (Sind, P1, P2, P3), so ``str()`` of every field is parsable by ``sympy.sympify``.
+    """
 
     c: sp.Expr
     b: sp.Expr
@@ -165,6 +169,15 @@ class DiscoveryResult:
     solutions: list
     dim: int
     seconds: float
+
+
+#: meaning of the named forms in :class:`DiscoveryResult` (q = ∇K*(λx), ṁ = (m̃ − m)/ε)
+DISCOVERY_NAMES = {
+    "Sind": "<mdot, gradK(mt) - lam*x>  (sign-indefinite)",
+    "P1": "<mt - m, gradK(mt) - gradK(m)>  (>= 0: monotonicity of dK at mt, m)",
+    "P2": "<mt - gradKstar(lam*x), gradK(mt) - lam*x>  (>= 0: monotonicity of dK at mt, q; lam*x in dK(q))",
+    "P3": "<m - gradKstar(lam*x), gradK(m) - lam*x>  (>= 0: monotonicity of dK at m, q)",
+}
 
 
 @dataclass(frozen=True)
@@ -578,19 +591,14 @@ def discover_coefficient(d: int = 2, unknown_b: bool = True) -> DiscoveryResult:
     c_val = sp.factor(sp.simplify(sol[c]))
     b_val = sp.simplify(sol.get(b, sp.Integer(1))) if unknown_b else sp.Integer(1)
     weights = {str(k): sp.factor(sp.simplify(v.subs({c: c_val, b: b_val}))) for k, v in wsol.items()}
-    remaining = sp.Add(*[weights[str(wi)] * pi for wi, pi in zip(w, P)])
-    # present the remaining Δ in readable vector notation
-    remaining_text = sp.Add(*[
-        weights["w1"] * sp.Symbol("<mt - m, gradK(mt) - gradK(m)>"),
-        weights["w2"] * sp.Symbol("<mt - gradKstar(lam*x), gradK(mt) - lam*x>"),
-        weights["w3"] * sp.Symbol("<m - gradKstar(lam*x), gradK(m) - lam*x>"),
-    ])
-    del remaining, canon_mt
+    # the remaining Δ in terms of the named pair forms (sympy-parsable: P1, P2, P3 are symbols)
+    Psym = sp.symbols("P1 P2 P3")
+    remaining_named = sp.Add(*[weights[str(wi)] * ps for wi, ps in zip(w, Psym)])
     return DiscoveryResult(
         c=c_val, b=b_val, weights=weights,
-        sign_indefinite_term=kcoef * sp.Symbol("<mdot, gradK(mt) - lam*x>"),
+        sign_indefinite_term=kcoef * sp.Symbol("Sind"),
         sign_indefinite_coefficient=sp.collect(sp.expand(kcoef), c),
-        remaining_delta=remaining_text, solutions=sols, dim=d, seconds=time.perf_counter() - t0,
+        remaining_delta=remaining_named, solutions=sols, dim=d, seconds=time.perf_counter() - t0,
     )
 
 
