@@ -487,6 +487,12 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
 
         x_out, m_out = dense(t_out)
         err = float(np.max(np.abs(fine.sol(t_out) - coarse.sol(t_out))))
+        scale = max(1.0, float(np.max(np.abs(x_out))))
+        if err > 1e-2 * scale:
+            warnings.warn(f"moreau: smoothing error estimate {err:.2g} is large (delta = {delta:g}); pass a smaller "
+                          "delta" + (" or use eps > 0, where l1/relu get the exact method 'filippov'"
+                                     if K.name in KINK_VALUES and ode.eps == 0 else ""),
+                          LionKWarning, stacklevel=2)
         # fraction of output times inside the smoothing layer (near a kink)
         xs = fine.sol(t_out)[:N].T.reshape((len(t_out),) + X0.shape)
         ms = fine.sol(t_out)[N:].T.reshape((len(t_out),) + X0.shape)
