@@ -20,25 +20,30 @@ __all__ = ["rk4_path", "FDCheck", "fd_check"]
 
 
 def _rhs(K, grad, x, m, ode):
-    fv = vector_field(K, grad, x, m, ode)
+    with np.errstate(all="ignore"):
+        fv = vector_field(K, grad, x, m, ode)
     return fv.xdot, fv.mdot
 
 
 def rk4_path(K, grad, x0, m0, ode: ODEParams, h: float, n: int):
     """``n`` RK4 steps of size ``h`` (negative ``h`` integrates backwards).
 
-    Returns ``(X, M)``, each of shape ``(n + 1, *x0.shape)``.
+    Returns ``(X, M)``, each of shape ``(n + 1, *x0.shape)``; rows after a divergence (a
+    non-finite state) are NaN.
     """
     x, m = np.array(x0, dtype=float), np.array(m0, dtype=float)
-    X, M = np.empty((n + 1,) + x.shape), np.empty((n + 1,) + x.shape)
+    X, M = np.full((n + 1,) + x.shape, np.nan), np.full((n + 1,) + x.shape, np.nan)
     X[0], M[0] = x, m
     for k in range(n):
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(m))):
+            break  # diverged: the remaining rows stay NaN
         k1 = _rhs(K, grad, x, m, ode)
         k2 = _rhs(K, grad, x + 0.5 * h * k1[0], m + 0.5 * h * k1[1], ode)
         k3 = _rhs(K, grad, x + 0.5 * h * k2[0], m + 0.5 * h * k2[1], ode)
         k4 = _rhs(K, grad, x + h * k3[0], m + h * k3[1], ode)
-        x = x + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
-        m = m + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
+        with np.errstate(all="ignore"):
+            x = x + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
+            m = m + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
         X[k + 1], M[k + 1] = x, m
     return X, M
 
@@ -48,7 +53,8 @@ class FDCheck(NamedTuple):
 
     ``fd`` is the central difference (H_{k+1} − H_{k−1})/(2h) at the checked points, ``delta`` is
     Δ there, ``tol`` the per-point tolerance and ``ratio = |fd + Δ| / tol`` (the error in units of
-    the tolerance; ≤ 1 passes). ``tol = 10·(Richardson estimate of the O(h²) truncation error,
+    the tolerance; ≤ 1 passes). ``diverged``: the RK4 path became non-finite (only its finite
+    prefix is checked). ``tol = 10·(Richardson estimate of the O(h²) truncation error,
     |FD(2h) − FD(h)|/3, maximised over ±3 steps) + rounding floor 1e-13·max|H|/h``. ``excluded`` counts points within three
     steps of a kink crossing, detected as an isolated spike (> 20 × the median of its 11 neighbours)
     in the second or third differences of x or of ∇K(m), or (non-smooth K, where sliding
@@ -64,6 +70,7 @@ class FDCheck(NamedTuple):
     excluded: int
     checked: int
     h: float
+    diverged: bool = False
 
     @property
     def max_ratio(self) -> float:
@@ -81,6 +88,14 @@ def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: 
     coefficient of H (a wrong one must fail).
     """
     X, M = rk4_path(K, f.grad, x0, m0, ode, h, n)
+    finite = np.all(np.isfinite(X.reshape(n + 1, -1)) & np.isfinite(M.reshape(n + 1, -1)), axis=1)
+    diverged = not bool(np.all(finite))
+    if diverged:  # keep the finite prefix
+        n = max(int(np.argmin(finite)) - 1, 0)
+        X, M = X[: n + 1], M[: n + 1]
+    if n < 8:
+        e = np.empty(0)
+        return FDCheck(e, e, e, e, e, excluded=0, checked=0, h=h, diverged=diverged)
     with np.errstate(all="ignore"):
         Hs = functions.H(K, f.value, X, M, ode, c=c)
         D = functions.delta(K, f.grad, X, M, ode)
@@ -99,7 +114,7 @@ def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: 
     # makes the second (third) difference of x an isolated spike, O(h) (O(h²)) instead of O(h²)
     # (O(h³)); a kink of K at m (a kink of H itself) shows the same way in ∇K(m).
     bad = np.zeros(n + 1, dtype=bool)
-    for Z in (X, K.grad(M)):
+    for is_x, Z in ((True, X), (False, K.grad(M))):
         for order in (2, 3):
             dz = np.diff(Z, n=order, axis=0)
             size = np.sqrt(np.sum(dz**2, axis=axes))                 # index j ↔ points j .. j + order
@@ -107,9 +122,10 @@ def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: 
             pad = np.pad(size, 5, mode="edge")
             med = np.median(np.lib.stride_tricks.sliding_window_view(pad, 11), axis=-1)
             flag = size > 20.0 * med + floor
-            if order == 2 and not getattr(K, "smooth", False):
+            if is_x and order == 2 and not getattr(K, "smooth", False):
                 # sliding (Filippov) stretches chatter at every step: no isolated spike, but the
-                # second difference stays O(h), far above the O(h²) of a smooth stretch
+                # second difference stays O(h), far above the O(h²) of a smooth stretch (only x:
+                # m is C¹, so it crosses kinks of K transversally and never slides)
                 flag |= size > h**1.5 * (1.0 + np.max(np.abs(Z)))
             for j in np.flatnonzero(flag):
                 bad[max(0, j - 3): j + order + 4] = True
@@ -128,4 +144,4 @@ def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: 
     keep = ~bad[k] & np.isfinite(fd1) & np.isfinite(fd2) & np.isfinite(D[k])
     ratio = np.abs(fd1 + D[k]) / tol
     return FDCheck(t=k[keep] * h, fd=fd1[keep], delta=D[k][keep], tol=tol[keep], ratio=ratio[keep],
-                   excluded=int(np.sum(~keep)), checked=int(np.sum(keep)), h=h)
+                   excluded=int(np.sum(~keep)), checked=int(np.sum(keep)), h=h, diverged=diverged)
