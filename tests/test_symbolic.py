@@ -66,13 +66,14 @@ def test_concrete_identity_for_smooth_catalogue(name, params):
 
 
 def test_concrete_identity_detects_a_wrong_conjugate_gradient():
-    K = kappa_mod.get("logcosh")
-    spec = symbolic.catalogue_spec(K)
+    """A spec whose stated ∇K* is not the derivative of its K* (quadratic, ∇K* = 2y) fails."""
+    spec = symbolic.catalogue_spec(kappa_mod.get("quadratic"))
     y = spec.y
-    bad_piece = symbolic.Piece(spec.conj_pieces[0].k, 2 * sp.atanh(y), spec.conj_pieces[0].cond, 0.0)
-    bad = symbolic.SeparableSpec("bad", spec.u, y, spec.k, spec.dk, spec.kstar, 2 * sp.atanh(y), spec.pieces,
+    bad_piece = symbolic.Piece(spec.conj_pieces[0].k, 2 * y, spec.conj_pieces[0].cond, 0.0)
+    bad = symbolic.SeparableSpec("bad", spec.u, y, spec.k, spec.dk, spec.kstar, 2 * y, spec.pieces,
                                  (bad_piece,), spec.domain, {})
-    assert not symbolic.concrete_identity(bad).proved
+    r = symbolic.concrete_identity(bad)
+    assert not r.proved and r.residual != 0
 
 
 @pytest.mark.parametrize("case", KAPPA_CASES, ids=[kappa_id(c) for c in KAPPA_CASES])
