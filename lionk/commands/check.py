@@ -19,7 +19,7 @@ from dynamics.params import LionParams, ODEParams
 from lyapunov import checks
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args,
-                    params_from_args, positive_int, write_json)
+                    params_from_args, positive_int, seed_int, write_json)
 
 #: defaults of simulate mode when no hyper-parameter is given (documented in --help)
 DEFAULT_LR = 0.01
@@ -60,16 +60,6 @@ def _tol_type(text: str) -> float:
     return v
 
 
-def _seed_type(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= v < 2**32:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {v}")
-    return v
-
-
 def _pos_float(text: str) -> float:
     v = finite_float(text)
     if v <= 0:
@@ -104,7 +94,7 @@ def register(sub) -> None:
                    help="discrete steps (default 300, at most 100000)")
     s.add_argument("--init-scale", type=_pos_float, default=None,
                    help="std of the random initial states (default 2/λ, so λx starts outside D)")
-    s.add_argument("--seed", type=_seed_type, default=0, help="seed of the initial states and objective data")
+    s.add_argument("--seed", type=seed_int, default=0, help="seed of the initial states and objective data")
     s.add_argument("--t-end", type=_pos_float, default=None,
                    help="ODE horizon (default steps × lr, the time the discrete run covers)")
     s.add_argument("--ode-method", default=None, help="ODE solver method (default: dynamics.ode's choice for K)")
