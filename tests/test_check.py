@@ -478,7 +478,7 @@ def test_catalogue_lyapunov_nonincreasing(case):
     lam = 0.5
     raw = np.random.default_rng(0).standard_normal((3,) + f.shape)
     x0 = 0.9 * K.dual_project(raw) / lam  # λx0 inside D: the §5b inequality applies from step 0
-    steps = 60 if K.name == "lp" else 200  # lp's projection is slow (bisection)
+    steps = 200
     rep = assert_lyapunov_nonincreasing(K, f, x0, lr=0.05, weight_decay=lam, steps=steps)
     assert by_name(rep.checks)["lyapunov_discrete"].n_checked == 3 * steps
     rep = assert_lyapunov_nonincreasing(K, f, x0, lr=0.05, weight_decay=lam, steps=steps, decay="implicit")
@@ -489,15 +489,12 @@ def test_catalogue_lyapunov_nonincreasing(case):
 def test_catalogue_constraint_reached(case):
     K, f = _setting(*case)
     x0 = 3 * np.random.default_rng(1).standard_normal((2,) + f.shape)  # λx0 outside D (where D is bounded)
-    tol = 1e-9 if K.name != "lp" else 1e-3  # fewer steps for lp (slow projection), same claim
-    rep = assert_constraint_reached(K, f.grad, x0, lr=0.1, weight_decay=0.5, tol=tol)
+    rep = assert_constraint_reached(K, f.grad, x0, lr=0.1, weight_decay=0.5, tol=1e-9)
     assert by_name(rep.checks)["constraint_reached"].passed
 
 
-# lp is left out: its ODE (Moreau smoothing, whose projection onto the lq ball is a bisection per
-# evaluation) takes ~2 minutes here; the discrete helpers above cover lp.
 @pytest.mark.parametrize("name, params", [("logcosh", {"delta": 0.5}), ("quadratic", {}), ("huber", {"delta": 0.7}),
-                                          ("l1", {}), ("relu", {}), ("l2", {}), ("linf", {}),
+                                          ("l1", {}), ("relu", {}), ("l2", {}), ("lp", {"p": 3.0}), ("linf", {}),
                                           ("group_l2", {"groups": 2}), ("nuclear", {})])
 def test_catalogue_ode_lyapunov(name, params):
     K, f = _setting(name, params)
