@@ -57,9 +57,15 @@ def _time_limit(seconds: float):
         yield
         return
 
+    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    if outer_delay and outer_delay <= seconds:
+        yield  # a caller's timer fires first: leave it (and its handler) alone
+        return
+
     def handler(signum, frame):
         raise _Timeout()
 
+    start = time.monotonic()
     old = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -67,6 +73,9 @@ def _time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer_delay:  # give a caller's timer back what is left of it
+            left = max(outer_delay - (time.monotonic() - start), 1e-6)
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +282,7 @@ def delta_formula() -> str:
 def monotone_terms(s=None) -> list[MonotoneTerm]:
     """The two inner products that carry Δ ≥ 0, with their coefficients and why each is ≥ 0."""
     s = s or ode_symbols()
-    a, g, e, l = s["alpha"], s["gamma"], s["eps"], s["lam"]
+    g, e, l = s["gamma"], s["eps"], s["lam"]
     return [
         MonotoneTerm(
             (g + l) / (1 + e * l),
@@ -554,7 +563,6 @@ def discover_coefficient(d: int = 2, unknown_b: bool = True) -> DiscoveryResult:
     mt = _vec("mt", d)
     gf = [canon(gi) for gi in D["gf"]]
     elim = {gfi: -((mti - mi) / e + g * mi) / a for gfi, mti, mi in zip(gf, mt, m)}
-    canon_mt = [canon(v) for v in D["mt"]]
     # the ∇K(m̃) symbols are keyed on m̃ (an expression of ∇f); rename nothing, only substitute ∇f
     dHdt = sp.expand(dHdt.xreplace(elim))
     P = [sp.expand(p.xreplace(elim)) for p in P]

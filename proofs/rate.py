@@ -28,7 +28,6 @@ from scipy.integrate import cumulative_simpson
 from dynamics import objectives
 from dynamics import kappa as kappa_mod
 from dynamics.params import ODEParams
-from lyapunov import functions as lf
 
 from . import references
 from .common import check_variant, kappa_label, rng_for, thin

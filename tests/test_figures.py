@@ -90,20 +90,19 @@ def test_fig2_runs_end_at_the_independent_optimum(small, fid):
             assert K_set(p.x_star) <= (1 + 1e-9) / lam  # the reference is feasible
 
 
-def test_constrained_optimum_matches_proofs_references():
-    refs = pytest.importorskip("proofs.references")
+def test_marked_optimum_is_a_kkt_point():
+    """The star drawn in figures 1-2 is a stationary point of F (natural residual ≈ 0)."""
     from dynamics import kappa as kappa_mod, objectives
     from dynamics.params import ODEParams
+    from proofs.references import kkt_residual
 
     f = objectives.get("quadratic", dim=2, seed=9, cond=5.0, center_scale=1.5)
     for name, prm in data.FIG2_KAPPAS:
         K = kappa_mod.get(name, **prm)
         ode = ODEParams(1.0, 1.0, 0.1, 1.25)
-        mine = data.constrained_optimum(K, f, ode, np.zeros(2))
-        theirs = refs.solve(K, f, 1.25).x
-        # two independent scipy formulations of the same strictly convex problem: they agree to
-        # the solvers' tolerances (ftol 1e-15 on O(1) values → ~1e-7 in x)
-        np.testing.assert_allclose(mine, theirs, atol=1e-6, err_msg=name)
+        x = data.constrained_optimum(K, f, ode, np.zeros(2))
+        # scipy's solvers stop at ftol 1e-15 on O(1) values: residual ~1e-7 in x at worst
+        assert kkt_residual(K, f.grad, x, 1.25) < 1e-6, name
 
 
 def test_fig3_H_monotone_while_f_is_not(small):

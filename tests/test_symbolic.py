@@ -146,3 +146,26 @@ def test_compiled_matches_hand_written(name, params):
     np.testing.assert_allclose(C.H(f.value, x, m, ODE), functions.H(K, f.value, x, m, ODE), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(C.delta(x, m, g, ODE), functions.delta(K, f.grad, x, m, ODE), rtol=1e-12, atol=1e-11)
     np.testing.assert_allclose(C.dH_dt(x, m, g, ODE), functions.dH_dt(K, f.grad, x, m, ODE), rtol=1e-12, atol=1e-11)
+
+
+def test_time_limit_leaves_a_callers_timer_running():
+    import signal
+    import time
+
+    from lyapunov.symbolic import _time_limit
+
+    fired = []
+    old = signal.signal(signal.SIGALRM, lambda s, f: fired.append(s))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        with _time_limit(1.0):
+            pass
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 3.0 < left <= 5.0  # restored, not cancelled
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with _time_limit(10.0):  # the caller's timer is sooner: it must still fire
+            time.sleep(0.5)
+        assert fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -12,19 +12,17 @@ with a small learning rate (:func:`dynamics.params.discrete_from_ode`), which co
 same ODE at first order. Which one was used is recorded in each result's ``method`` field.
 
 The constrained optimum ``argmin α f(x) + (γ/λ) K*(λx)`` is found by an independent solver
-(:func:`constrained_optimum`: ``scipy.optimize`` L-BFGS-B on boxes, SLSQP on balls and
-cross-polytopes), never by Lion-K itself.
+(:func:`constrained_optimum`, i.e. :func:`proofs.references.solve`: ``scipy.optimize`` L-BFGS-B
+on boxes, SLSQP on balls and cross-polytopes), never by Lion-K itself.
 """
 
 from __future__ import annotations
 
 import importlib
-import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize
 
 from dynamics import discrete, kappa as kappa_mod, objectives
 from dynamics.errors import LionKError
@@ -32,6 +30,7 @@ from dynamics.field import vector_field
 from dynamics.objectives import Objective
 from dynamics.params import ODEParams, discrete_from_ode
 from lyapunov import functions as lyap
+from proofs import references
 
 __all__ = [
     "Flow", "flow", "constrained_optimum", "constraint_kind", "shifted_quadratic",
@@ -145,67 +144,10 @@ def constraint_kind(K) -> str:
 
 
 def constrained_optimum(K, f: Objective, ode: ODEParams, x_start) -> np.ndarray:
-    """argmin of F(x) = α f(x) + (γ/λ) K*(λx) by an independent scipy solver (math file §3).
-
-    K* is 0 on D for the support-function K (l1, l2, linf, relu): then F is α f restricted to
-    D/λ. Boxes ([−1/λ, 1/λ]^d, or [0, 1/λ]^d for relu) go to L-BFGS-B with bounds; the disc (l2)
-    to SLSQP with ‖λx‖² ≤ 1; the cross-polytope (linf) to SLSQP on x = u − v, u, v ≥ 0,
-    Σ(u + v) ≤ 1/λ (smooth constraints). For logcosh the bounds are shrunk by 1e-9 relative
-    (∇K* = δ artanh is infinite on the boundary; the minimiser is interior).
-
-    Parameters
-    ----------
-    K : Kappa (vector)
-    f : Objective
-    ode : ODEParams
-    x_start : array_like, shape (d,)
-
-    Returns
-    -------
-    ndarray, shape (d,)
-    """
-    a, g, lam = ode.alpha, ode.gamma, ode.lam
-    kind = constraint_kind(K)
-    x_start = np.asarray(x_start, dtype=float)
-    d = x_start.size
-    r = 1.0 / lam
-
-    def F(x):
-        return float(a * f.value(x) + (g / lam) * K.conj(lam * x))
-
-    def dF(x):
-        return a * f.grad(x) + g * K.conj_grad(lam * x)
-
-    tight = dict(ftol=1e-15, gtol=1e-12, maxiter=10_000)
-    if kind in ("box", "orthant box"):
-        lo = 0.0 if kind == "orthant box" else -r
-        shrink = 1e-9 * r if K.name == "logcosh" else 0.0
-        bounds = [(lo + (shrink if lo < 0 else 0.0), r - shrink)] * d
-        x0 = np.clip(x_start, lo, r)
-        res = optimize.minimize(F, x0, jac=dF, method="L-BFGS-B", bounds=bounds,
-                                options=dict(ftol=1e-15, gtol=1e-12, maxiter=10_000))
-        return res.x
-    if kind == "disc":
-        x0 = x_start / max(1.0, lam * np.linalg.norm(x_start))
-        cons = [{"type": "ineq", "fun": lambda x: 1.0 - lam**2 * float(x @ x),
-                 "jac": lambda x: -2.0 * lam**2 * x}]
-        res = optimize.minimize(F, x0 * 0.5, jac=dF, method="SLSQP", constraints=cons,
-                                options=dict(ftol=1e-15, maxiter=1000))
-        return res.x
-    if kind == "diamond":
-        def Fs(z):
-            return F(z[:d] - z[d:])
-
-        def dFs(z):
-            gx = dF(z[:d] - z[d:])
-            return np.concatenate([gx, -gx])
-
-        cons = [{"type": "ineq", "fun": lambda z: r - float(np.sum(z)), "jac": lambda z: -np.ones(2 * d)}]
-        z0 = np.full(2 * d, 0.1 * r / d)
-        res = optimize.minimize(Fs, z0, jac=dFs, method="SLSQP", constraints=cons,
-                                bounds=[(0.0, None)] * (2 * d), options=dict(ftol=1e-15, maxiter=1000))
-        return res.x[:d] - res.x[d:]
-    raise LionKError(f"constrained_optimum: K={K.name} ({kind}) is not a vector constraint")  # pragma: no cover
+    """argmin of F(x) = α f(x) + (γ/λ) K*(λx) by the independent scipy solvers of
+    :func:`proofs.references.solve` (L-BFGS-B on boxes, SLSQP on balls and the cross-polytope),
+    started at ``x_start`` (shape ``f.shape``); returns an array of that shape."""
+    return references.solve(K, f, ode.lam, alpha=ode.alpha, gamma=ode.gamma, x0=x_start).x
 
 
 def _grid(lo, hi, n):
