@@ -12,6 +12,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
+
+import numpy as np
 
 from dynamics.errors import LionKError
 
@@ -44,16 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    print(f"lionk: warning: {text}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``lionk`` console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # numpy's floating-point warnings are not for the user: every simulation checks its
+            # states and gradients for NaN/inf and says where they appeared (NonFiniteError).
+            # lionk's own warnings (LionKWarning) are printed as one line each.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.showwarning = _one_line_warning
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return 2
+            return int(args.func(args) or 0)
     except LionKError as exc:
         print(f"lionk: error: {exc}", file=sys.stderr)
         return 2

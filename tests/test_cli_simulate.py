@@ -69,3 +69,21 @@ def test_real_executable_has_no_traceback(tmp_path):
                        capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["simulate", "--kappa", "l1", "--lr", "0.01", "--steps", "10", "--init-scale", "1e308"], "non-finite"),
+    (["simulate", "--kappa", "l1", "--lr", "0.01", "--objective", "rosenbrock", "--init-scale", "1e100"],
+     "not finite at the initial states"),
+    (["simulate", "--kappa", "l1", "--lr", "0.01", "--init-scale", "-1"], "must be > 0"),
+    (["simulate", "--kappa", "lp", "--param", "p=1e20", "--lr", "0.01"], "lp supports"),
+])
+def test_extreme_but_parseable_input_is_one_line(argv, fragment, capsys):
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and fragment in err and "Warning" not in err, err
+
+
+def test_lionk_warnings_are_one_line(capsys):
+    code, out, err = run_cli(["simulate", "--kappa", "l1", "--lr", "3", "--weight-decay", "1", "--steps", "5"], capsys)
+    assert code == 0
+    assert err.strip().splitlines() == [err.strip()] and err.startswith("lionk: warning: lr*weight_decay = 3 > 1")

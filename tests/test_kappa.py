@@ -216,3 +216,25 @@ def test_fast_scaled_sign_equals_numpy_sign():
     np.testing.assert_array_equal(kappa_mod.L1.scaled_sign_into(m, 0.3, out), 0.3 * np.sign(m))
     inplace = m.copy()
     np.testing.assert_array_equal(kappa_mod.get("l1").grad(inplace, out=inplace), np.sign(m))
+
+
+def test_lp_extreme_magnitudes_and_p_range():
+    K = kappa_mod.get("lp", p=3.0)
+    # ∇K is scale-invariant: the same direction at 1e-120, 1 and 1e200 (an unscaled norm
+    # underflows/overflows there and returns 0)
+    m = np.array([1.0, 0.1, -0.5])
+    ref = K.grad(m)
+    for s in (1e-120, 1e200):
+        np.testing.assert_allclose(K.grad(s * m), ref, rtol=1e-12)
+        assert K.value(s * m) == pytest.approx(s * K.value(m), rel=1e-12)
+    big = kappa_mod.get("lp", p=100.0)
+    # p = 100 is close to linf: ∇K ≈ e_1 for a clearly dominant first coordinate
+    np.testing.assert_allclose(big.grad(np.array([10.0, 3.0, -2.0])), [1.0, 0.0, 0.0], atol=1e-40)
+    for bad in (1.001, 1e20, 1e308):
+        with pytest.raises(LionKError, match="lp supports"):
+            kappa_mod.get("lp", p=bad)
+
+
+def test_group_indices_must_be_integers():
+    with pytest.raises(LionKError, match="integer"):
+        kappa_mod.get("group_l2", groups=[[0.5], [1, 2]])

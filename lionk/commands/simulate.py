@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dynamics import discrete, objectives
-from dynamics.errors import LionKError
+from dynamics.errors import LionKError, check_finite
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args, params_from_args,
                     positive_int, seed_int, write_json)
@@ -22,10 +22,19 @@ def register(sub) -> None:
     p.add_argument("--batch", type=lambda s: positive_int(s, 10**5), default=4, help="initial states")
     p.add_argument("--steps", type=lambda s: positive_int(s, 10**7), default=1000)
     p.add_argument("--decay", choices=["explicit", "implicit"], default="explicit")
-    p.add_argument("--init-scale", type=finite_float, default=5.0, help="std of the random initial states")
+    p.add_argument("--init-scale", type=_positive_float, default=5.0, help="std of the random initial states (> 0)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--json", metavar="PATH", help="write the summary as JSON (atomically)")
     p.set_defaults(func=run)
+
+
+def _positive_float(text: str) -> float:
+    import argparse
+
+    v = finite_float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
 
 
 def run(args) -> int:
@@ -45,6 +54,11 @@ def run(args) -> int:
                          f"objective {f.name} on shape {f.shape}")
     rng = np.random.default_rng(args.seed)
     x0 = args.init_scale * rng.standard_normal((args.batch,) + f.shape)
+    check_finite("x0 (lower --init-scale)", x0)
+    f0 = f.value(x0)
+    if not np.all(np.isfinite(f0)):
+        raise LionKError(f"the objective is not finite at the initial states (f = {f0[~np.isfinite(f0)][0]}): "
+                         "lower --init-scale")
     run_ = discrete.simulate(K, f.grad, x0, lr=lp.lr, betas=lp.betas, weight_decay=lp.weight_decay,
                              steps=args.steps, decay=args.decay, record_every=max(1, args.steps // 100))
     xf = run_.x_final
@@ -56,7 +70,7 @@ def run(args) -> int:
         "discrete": {"lr": lp.lr, "beta1": lp.beta1, "beta2": lp.beta2, "weight_decay": lam, "decay": args.decay},
         "ode": {"alpha": run_.ode.alpha, "gamma": run_.ode.gamma, "eps": run_.ode.eps, "lam": run_.ode.lam},
         "steps": args.steps,
-        "f_initial": f.value(x0).tolist(),
+        "f_initial": f0.tolist(),
         "f_final": f.value(xf).tolist(),
         "dist_lam_x_to_D_initial": (K.dual_dist(lam * x0).tolist() if lam > 0 else None),
         "dist_lam_x_to_D_final": (K.dual_dist(lam * xf).tolist() if lam > 0 else None),
