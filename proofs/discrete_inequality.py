@@ -27,8 +27,25 @@ Reference
     "derived" (math file §5b; the inequality was derived for this project, the paper's
     Theorem 4.1 constant is not confirmed); (c) paper §4 with the §2 mapping.
 
-Broken variant ``wrong_C``: H_d with 3·C instead of C — the inequality must then fail at some
-step; (c) uses a gap coefficient 3c so the defect is O(lr), not O(lr²).
+Exactness of (a)
+    (a) alone cannot see a Δ that is too small (a smaller Δ only makes the margin larger), so
+    the step is also checked as an identity. With the slacks of three inequalities,
+        s_f  = (L/2)‖x1 − x‖² − [f(x1) − f(x) − ⟨∇f(x), x1 − x⟩]        ≥ 0  (L-smoothness, x1 − x = εu)
+        s_K  = K(m) − K(m1) − ⟨∇K(m1), m − m1⟩                           ≥ 0  (convexity of K at m1)
+        s_K* = K*(λx) − K*(λx1) − ⟨∇K*(λx1), λx − λx1⟩                   ≥ 0  (convexity of K* at λx1;
+                                                                              0 for indicator K*)
+    the step satisfies exactly
+        dH + εΔ − (Lε²/2)‖u‖² + s_f + (1 + λC)/λ · s_K* + C · s_K = 0,
+    weights as derived by :mod:`lyapunov.symbolic` (``lionk discover``: f 1, K* (β2 − ελ − 1)/
+    (λ(β1ελ + β2 − ελ − 1)) = (1 + λC)/λ, K β1ε/Q = C). The residual is checked to rounding,
+    which pins εΔ from both sides; the slacks are computed here from the simulator's states,
+    independently of :func:`lyapunov.functions.discrete_step_terms`, and are checked ≥ 0 too, as
+    is εΔ_t itself.
+
+Broken variants: ``wrong_C``: H_d with 3·C instead of C — the inequality must then fail at some
+step; (c) uses a gap coefficient 3c so the defect is O(lr), not O(lr²). ``wrong_delta``: εΔ_t
+halved (and Δ halved in (c)) — the margin of (a) and the bound of (b) still hold, the identity
+does not, and the defect of (c) becomes O(lr).
 """
 
 from __future__ import annotations
@@ -46,11 +63,16 @@ from .record import case, make_check
 
 ID = "6"
 TITLE = "Discrete Lyapunov inequality (§5b)"
-VARIANTS = ("honest", "wrong_C")
+VARIANTS = ("honest", "wrong_C", "wrong_delta")
 
 #: the margin is a sum of ~10 terms each evaluated to a few ulps of its own size; 256·u·scale
 #: (scale = sum of the absolute values of the terms) bounds that rounding with a wide margin
 MARGIN_ULPS = 256
+#: the identity residual is a signed sum of ~20 terms, each evaluated to a few ulps of its own
+#: size; measured ≤ 1.1·u·scale (scale = sum of the absolute values of all terms) over the 9 K ×
+#: 2 f × random parameters below, so 64·u·scale is a rounding bound with room, while a Δ wrong by
+#: any fraction of itself shows up at ~1e13 of these units on the first steps
+IDENTITY_ULPS = 64
 
 
 def _scale(K, f, x, m, p: LionParams, C):
@@ -62,6 +84,34 @@ def _scale(K, f, x, m, p: LionParams, C):
 
 def _C(p):
     return p.lr * p.beta1 / (p.lr * p.weight_decay * (1 - p.beta1) + 1 - p.beta2)
+
+
+def _identity(K, f, x, m, x1, m1, p: LionParams, dH, eps_delta, u_sq):
+    """Residual of the exact step identity and its rounding scale, shape (steps, B) each.
+
+    x, m, x1, m1 : simulator states before/after the step, shape (steps, B) + f.shape.
+    dH, eps_delta, u_sq : the step terms under test, shape (steps, B).
+    Returns (residual, scale, min slack / scale).
+    """
+    e, lam = p.lr, p.weight_decay
+    C = _C(p)
+    w_kstar = (1 + lam * C) / lam
+    g = f.grad(x)
+    dx = x1 - x
+    f0, f1, gdx = f.value(x), f.value(x1), K.inner(g, dx)
+    quad = 0.5 * f.L * e**2 * u_sq
+    s_f = 0.5 * f.L * K.inner(dx, dx) - (f1 - f0 - gdx)
+    k0, k1, gm = K.value(m), K.value(m1), K.inner(K.grad(m1), m - m1)
+    s_K = k0 - k1 - gm
+    y1 = K.conj_grad(lam * x1)
+    c0, c1, gy = K.conj(lam * x), K.conj(lam * x1), K.inner(y1, lam * (x - x1))
+    s_Ks = c0 - c1 - gy
+    res = dH + eps_delta - quad + s_f + w_kstar * s_Ks + C * s_K
+    scale = (1 + abs(f0) + abs(f1) + abs(gdx) + 2 * quad + abs(eps_delta) + abs(dH)
+             + (1 / lam + C + w_kstar) * (abs(c0) + abs(c1) + abs(gy))
+             + 2 * C * (abs(k0) + abs(k1) + abs(gm) + lam * abs(K.inner(m, x)) + lam * abs(K.inner(m1, x1))))
+    slack = float(np.min(np.minimum(np.minimum(s_f, s_K), s_Ks) / scale))
+    return res, scale, slack
 
 
 def _inequality(fast, seed, variant):
@@ -76,6 +126,7 @@ def _inequality(fast, seed, variant):
     for fname in (["quadratic", "logistic"]):
         for K in kappas:
             worst, worst_tel, tel_tight = np.inf, -np.inf, 0.0
+            ident, dmin, smin = 0.0, np.inf, np.inf
             for trial in range(trials):
                 rng = rng_for(seed, "claim6", fname, K.name, trial)
                 if K.event_ndim == 2:
@@ -98,12 +149,18 @@ def _inequality(fast, seed, variant):
                 if not np.allclose(T.x_next, X[1:], rtol=1e-12, atol=1e-12):
                     raise AssertionError("discrete_step_terms and discrete.simulate disagree")
                 scale = np.maximum(_scale(K, f, X[:-1], M[:-1], p, C), _scale(K, f, X[1:], M[1:], p, C))
-                margin = T.margin(f.L, lr)
+                eps_delta = T.eps_delta * (0.5 if variant == "wrong_delta" else 1.0)
+                margin = -eps_delta + 0.5 * f.L * lr**2 * T.u_sq - T.dH
+                res, iscale, slack = _identity(K, f, X[:-1], M[:-1], X[1:], M[1:], p, T.dH, eps_delta,
+                                               T.u_sq)
+                ident = max(ident, float(np.max(np.abs(res) / (IDENTITY_ULPS * U * iscale))))
+                dmin = min(dmin, float(np.min(eps_delta / (IDENTITY_ULPS * U * iscale))))
+                smin = min(smin, slack / (IDENTITY_ULPS * U))
                 worst = min(worst, float(np.min(margin / (MARGIN_ULPS * U * scale))))
                 # (b) telescoped bound at every horizon, with inf H_d from an independent solver
                 ref = references.solve(K, f, lam)
                 Hd0 = lf.H_discrete(K, f.value, X[0], M[0], p, C=C)
-                delta = T.eps_delta / lr  # (steps, B)
+                delta = eps_delta / lr  # (steps, B)
                 n = np.arange(1, steps + 1)[:, None]
                 avg = np.cumsum(delta, axis=0) / n
                 bound = (Hd0 - ref.F) / (lr * n) + f.L * lr / (2 * n) * np.cumsum(T.u_sq, axis=0)
@@ -120,6 +177,11 @@ def _inequality(fast, seed, variant):
             # the margin is reported in units of its rounding allowance: ≥ −1 passes
             cases.append(case(f"(a) {lab}: −min_t margin_t / ({MARGIN_ULPS}u·scale)", "upper", 1.0,
                               -worst, 0.0))
+            cases.append(case(f"(a) {lab}: max_t |dH + εΔ − (Lε²/2)‖u‖² + s_f + w*·s_K* + C·s_K| "
+                              f"/ ({IDENTITY_ULPS}u·scale)", "upper", 1.0, ident, 0.0))
+            cases.append(case(f"(a) {lab}: −min_t εΔ_t / ({IDENTITY_ULPS}u·scale)", "upper", 1.0, -dmin, 0.0))
+            cases.append(case(f"(a) {lab}: −min_t (slack of L-smoothness, K and K* convexity) / "
+                              f"({IDENTITY_ULPS}u·scale)", "upper", 1.0, -smin, 0.0))
             cases.append(case(f"(b) {lab}: max_T avg Δ / telescoped bound", "upper", 1.0, worst_tel,
                               1e-9))
     return cases, series
@@ -144,7 +206,7 @@ def _defect_slope(fast, seed, variant):
                                     steps=int(round(T_end / lr)), decay="explicit")
             Hs = lf.H(K, f.value, run.x, run.m, ode, c=c)
             dH = np.diff(Hs, axis=0)
-            D = lf.delta(K, f.grad, run.x[:-1], run.m[:-1], ode)
+            D = lf.delta(K, f.grad, run.x[:-1], run.m[:-1], ode) * (0.5 if variant == "wrong_delta" else 1.0)
             dmax.append(float(np.max(np.abs(dH + lr * D))))
             incmax.append(float(np.max(dH)))
             hscale.append(float(np.max(np.abs(Hs))))
@@ -173,13 +235,17 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     c2, s2 = _defect_slope(fast, seed, variant)
     return make_check(
         id=ID, title=TITLE,
-        statement="(a) H_d(t+1) − H_d(t) ≤ −εΔ_t + (Lε²/2)‖u_t‖² at every step (implicit decay); "
+        statement="(a) H_d(t+1) − H_d(t) ≤ −εΔ_t + (Lε²/2)‖u_t‖² at every step (implicit decay), with "
+                  "equality after adding the weighted slacks of L-smoothness of f and convexity of K, K*, "
+                  "and εΔ_t ≥ 0; "
                   "(b) average Δ ≤ (H_d(0) − inf H_d)/(εT) + (Lε/2T)Σ‖u‖²; (c) for smooth K the "
                   "per-step defect H(t+1) − H(t) + lr·Δ_t of the continuous H along the explicit map "
                   "is O(lr²) and H never increases",
         reference="derived (math file §5b); (c) paper §4 with the §2 mapping",
         kind="upper", cases=c1 + c2, series={**s1, **s2}, variant=variant, seed=seed, fast=fast,
-        tolerance_why=(f"(a) margin ≥ −{MARGIN_ULPS}·u·(sum of |terms|): rounding of ~10 terms; "
+        tolerance_why=(f"(a) margin ≥ −{MARGIN_ULPS}·u·(sum of |terms|): rounding of ~10 terms; exact step "
+                       f"identity (pins εΔ both ways), εΔ ≥ 0 and the three slacks ≥ 0 to "
+                       f"{IDENTITY_ULPS}·u·(sum of |terms|): rounding of ~20 terms (measured ≤ 1.1u·scale); "
                        "(b) 1e-9 relative; (c) slope tolerance = change between the last two local "
                        "slopes (the O(lr) pre-asymptotic term halves with lr), at least 0.02"),
         notes="corrected statement for (c): H does not increase at any step for these lr, so the "

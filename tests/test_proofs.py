@@ -97,3 +97,13 @@ def test_select():
         registry.select("2,99")
     with pytest.raises(LionKError):
         registry.select(" , ")
+
+
+def test_claim6_identity_catches_a_small_delta():
+    """A halved εΔ still satisfies the one-sided margin (a) and the bound (b); the exact step
+    identity is what must catch it."""
+    chk = registry.get("6").check(fast=True, seed=0, variant="wrong_delta")
+    margin = [c for c in chk.cases if "margin_t" in c.label]
+    ident = [c for c in chk.cases if "|dH + εΔ" in c.label]
+    assert margin and all(c.passed for c in margin)
+    assert ident and not any(c.passed for c in ident)
