@@ -80,7 +80,8 @@ from dynamics.params import LionParams, ODEParams
 __all__ = [
     "TOL", "ODE_TOL", "auto_tol", "PASS", "FAIL", "SKIP", "Check", "CheckReport", "RunSetup",
     "RecordedRun", "load_recorded_run", "load_objective", "check_discrete_run", "check_simulated_discrete",
-    "check_ode", "BudgetExceeded", "MAX_ELEMENTS", "MAX_WORK",
+    "check_ode", "BudgetExceeded", "MAX_ELEMENTS", "MAX_WORK", "MAX_TOL", "MAX_ODE_TOL", "CORE_CHECKS",
+    "INCONCLUSIVE", "EXIT_PASS", "EXIT_FAIL", "EXIT_INCONCLUSIVE",
 ]
 
 #: Default absolute tolerance for float64 data: the inequalities compare quantities of size
@@ -97,6 +98,20 @@ TOL_FLOAT16 = 1e-1
 #: size ≤ 10³, so its solver error is ≤ ~1e-6; non-smooth K smoothed by the ODE module add their own
 #: measured error (reported in the check's detail).
 ODE_TOL = 1e-6
+#: Largest accepted ``tol`` of the discrete checks: the float16 default. A larger tolerance would let
+#: violations of the size a wrong hyper-parameter or a non-convex K produce (1e-6 .. 1e-1 on the
+#: runs we measured) pass, so it is refused rather than silently weakening the gate.
+MAX_TOL = TOL_FLOAT16
+#: Largest accepted ``tol`` of the ODE checks: 1e4 times the default, i.e. room for a solver (or
+#: Moreau smoothing) error in H far above the measured ≤ 1e-6, while an H that rises by more than
+#: 1e-2 is a real failure, not a solver artefact.
+MAX_ODE_TOL = 1e-2
+#: Checks that must evaluate at least one (step, state) pair for a PASS: the Lyapunov decrease and
+#: Phase 1, in each mode. When one of them is present in a report but checked nothing (skipped),
+#: the verdict is INCONCLUSIVE, never PASS: "nothing was checked" is not evidence.
+CORE_CHECKS = ("lyapunov_discrete", "phase1_rate", "lyapunov_ode", "phase1_rate_ode")
+#: Exit status of ``lionk check`` per verdict (2: usage error; 3: the CLI's internal-error code).
+EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 4
 #: Largest number of elements of one recorded array (x, m or grad) that ``lionk check`` loads.
 MAX_ELEMENTS = 50_000_000
 #: Largest dimension of the built-in objectives that store a dense matrix (dim × dim, or 200 × dim).
@@ -105,6 +120,8 @@ MAX_BUILTIN_DIM = {"quadratic": 2000, "diag_quadratic": 2000, "logistic": 20000}
 MAX_WORK = 100_000_000
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+#: verdict of a report whose core check evaluated nothing (see :data:`CORE_CHECKS`)
+INCONCLUSIVE = "inconclusive"
 
 
 def auto_tol(dtype) -> float:
@@ -209,10 +226,31 @@ class CheckReport:
     setup: RunSetup
 
     @property
-    def ok(self) -> bool:
-        """True when no check failed and at least one check ran."""
+    def unchecked_core(self) -> tuple:
+        """The core checks (:data:`CORE_CHECKS`) present in the report that evaluated nothing."""
+        return tuple(c for c in self.checks if c.name in CORE_CHECKS and (c.status == SKIP or c.n_checked == 0)
+                     and not c.failed)
+
+    @property
+    def status(self) -> str:
+        """``"fail"`` if a check failed; else ``"inconclusive"`` if no check ran or a core check
+        evaluated nothing (:attr:`unchecked_core`); else ``"pass"``."""
+        if self.failures:
+            return FAIL
         ran = [c for c in self.checks if c.status != SKIP]
-        return bool(ran) and not any(c.failed for c in self.checks)
+        if not ran or self.unchecked_core:
+            return INCONCLUSIVE
+        return PASS
+
+    @property
+    def ok(self) -> bool:
+        """True when the verdict is PASS: no check failed and every core check evaluated something."""
+        return self.status == PASS
+
+    @property
+    def exit_code(self) -> int:
+        """:data:`EXIT_PASS`, :data:`EXIT_FAIL` or :data:`EXIT_INCONCLUSIVE`."""
+        return {PASS: EXIT_PASS, FAIL: EXIT_FAIL, INCONCLUSIVE: EXIT_INCONCLUSIVE}[self.status]
 
     @property
     def failures(self) -> tuple:
@@ -225,12 +263,17 @@ class CheckReport:
 
     def verdict(self) -> str:
         ran = [c for c in self.checks if c.status != SKIP]
-        if not ran:
-            return "FAIL: no check could run (all skipped)"
-        if self.failures:
+        st = self.status
+        if st == FAIL:
             first = self.first_failure
             return (f"FAIL: {len(self.failures)} of {len(ran)} checks failed; first: {first.name}[{first.mode}] "
                     f"{first.detail}")
+        if st == INCONCLUSIVE:
+            if not ran:
+                return "INCONCLUSIVE: no check could run (all skipped)"
+            names = ", ".join(f"{c.name}[{c.mode}]" for c in self.unchecked_core)
+            return (f"INCONCLUSIVE: {names} checked nothing ({len(ran)} other check(s) hold); "
+                    f"to make it checkable: {self.unchecked_core[0].detail}")
         return f"PASS: all {len(ran)} checks hold" + (
             f" ({len(self.checks) - len(ran)} skipped)" if len(ran) < len(self.checks) else "")
 
@@ -252,6 +295,7 @@ class CheckReport:
     def to_dict(self) -> dict:
         return {
             "ok": self.ok,
+            "status": self.status,
             "verdict": self.verdict(),
             "setup": asdict(self.setup),
             "checks": [c.to_dict() for c in self.checks],
@@ -597,11 +641,11 @@ def _validate_discrete(p: LionParams, decay: str) -> None:
 _INDICATOR = getattr(kappa_mod, "_IndicatorConj", ())
 
 
-def _proj_conj(K, y, dist, tol):
-    """``(K*(ŷ), ŷ)``: K* at the projection ŷ of y onto D where dist ≤ tol (rounding may put y just
-    outside D), +inf elsewhere. For K* an indicator (K a support function) K* = 0 on D and ŷ is not
+def _proj_conj(K, y, dist, member_tol):
+    """``(K*(ŷ), ŷ)``: K* at the projection ŷ of y onto D where dist ≤ member_tol (rounding may put y
+    just outside D), +inf elsewhere. For K* an indicator (K a support function) K* = 0 on D and ŷ is not
     needed by ∇K* (= 0), so the projection is skipped (it is costly for lp)."""
-    inside = dist <= tol
+    inside = dist <= member_tol
     if isinstance(K, _INDICATOR):
         return np.where(inside, 0.0, np.inf), y
     yp = K.dual_project(y)
@@ -616,7 +660,8 @@ def _chunks(n, per_row, budget=2_000_000):
 
 
 def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, decay="explicit", grad=None,
-                       f=None, L=None, tol=TOL, mode="recorded", convention_hint=None) -> list[Check]:
+                       f=None, L=None, tol=TOL, member_tol=None, mode="recorded", convention_hint=None,
+                       advice=None) -> list[Check]:
     """Check Phase 1 and §5b along a discrete Lion-K run.
 
     Parameters
@@ -635,11 +680,19 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
     L : float, optional
         Lipschitz constant of ∇f.
     tol : float
-        Absolute tolerance of every check.
+        Absolute tolerance of every check, in [0, :data:`MAX_TOL`].
+    member_tol : float, optional
+        λx_t counts as in D when ``dist(λx_t, D) ≤ member_tol`` (entry for ``stays_in_D``, the steps
+        on which H_d is evaluated, at K* of the projection). Default ``min(tol, auto_tol(dtype))``:
+        the rounding level of the data, kept apart from ``tol`` so that a loose check tolerance does
+        not count states far outside D as inside.
     mode : str
         Label of the records (``"recorded"`` or ``"discrete"``).
     convention_hint : str, optional
         The momentum convention the data was loaded with (improves the ``momentum_update`` diagnosis).
+    advice : str, optional
+        What to change when λx never stays in D for a step (appended to the skip reason of the §5b
+        checks); default: a generic text for ``mode``.
 
     Returns
     -------
@@ -648,10 +701,15 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
     p = LionParams(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay)
     _validate_discrete(p, decay)
     tol = float(tol)
-    if not (math.isfinite(tol) and tol >= 0):
-        raise LionKError(f"tolerance must be finite and >= 0, got {tol}")
+    if not (math.isfinite(tol) and 0 <= tol <= MAX_TOL):
+        raise LionKError(f"tolerance must be finite and in [0, {MAX_TOL:g}], got {tol}")
     x = np.asarray(x)
     m = np.asarray(m)
+    if member_tol is None:
+        member_tol = min(tol, max(auto_tol(x.dtype), auto_tol(m.dtype)))
+    member_tol = float(member_tol)
+    if not (math.isfinite(member_tol) and 0 <= member_tol <= tol):
+        raise LionKError(f"member_tol must be finite and in [0, tol = {tol:g}], got {member_tol}")
     ev = K.event_ndim
     if x.ndim < 2 + ev or m.shape != x.shape:
         raise LionKError(f"x and m must both have shape (T, B, *event); got {x.shape} and {m.shape}")
@@ -716,15 +774,15 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
         "phase1_rate", mode, f"dist(λx_(t+1), D) ≤ (1−θ)·dist(λx_t, D), 1−θ = {1 - th:.6g}", rate, tol,
         describe=lambda t, b: (f"dist(λx, D) went from {dist[t, b]:.6g} to {dist[t + 1, b]:.6g}, "
                                f"bound {(1 - th) * dist[t, b]:.6g}")))
-    inside = dist <= tol
+    inside = dist <= member_tol
     entered = np.maximum.accumulate(inside, axis=0)
     after = np.zeros_like(inside)
     after[1:] = entered[:-1]
     n_in = int(entered[-1].sum())
     out.append(_from_margins(
-        "stays_in_D", mode, "once dist(λx_t, D) ≤ tol it stays ≤ tol", -dist, tol, valid=after,
+        "stays_in_D", mode, f"once dist(λx_t, D) ≤ {member_tol:.3g} (in D) it stays ≤ tol", -dist, tol, valid=after,
         note=(f"{n_in} of {B} state(s) reached D" if after.any() else
-              f"λx never reached D within tol in {T - 1} steps (nothing to check)"),
+              f"λx never reached D (dist ≤ {member_tol:.3g}) in {T - 1} steps (nothing to check)"),
         describe=lambda t, b: (f"λx left D: dist {dist[t, b]:.3g} after entering at step "
                                f"{int(np.argmax(inside[:, b]))}")))
     final = dist[-1]
@@ -774,7 +832,8 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
                + (f" ≡ explicit lr {p.lr:g}" if decay == "explicit" else "") + ")")
     if not b1 < b2:
         out.append(Check("lyapunov_discrete", mode, SKIP, claim5b, tol,
-                         detail=f"§5b needs beta1 < beta2 (got {b1:g}, {b2:g}); the discrete analysis does not apply"))
+                         detail=f"§5b needs beta1 < beta2 (got {b1:g}, {b2:g}); the discrete analysis does not "
+                                "apply: use beta1 < beta2 (e.g. 0.9, 0.99)"))
         return out
     Q = eps_i * lam * (1 - b1) + 1 - b2
     C = eps_i * b1 / Q
@@ -784,7 +843,7 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
     edelta = np.full((T - 1, B), np.inf)
     margL = np.full((T - 1, B), np.inf)
     lhs_store = np.zeros((T - 1, B))
-    valid = (dist[:-1] <= tol) & (dist[1:] <= tol)
+    valid = (dist[:-1] <= member_tol) & (dist[1:] <= member_tol)
     unevaluable = 0
     for a, b in _chunks(T - 1, B * int(np.prod(x.shape[2:]))):
         if not valid[a:b].any():
@@ -795,8 +854,8 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
         m1c = np.asarray(m[a + 1:b + 1], dtype=float)
         gc = (np.asarray(grad[a:b], dtype=float) if grad is not None else (b2 * m0c - m1c) / (1 - b2))
         with np.errstate(all="ignore"):
-            ks0, _ = _proj_conj(K, lam * x0c, dist[a:b], tol)
-            ks1, y1 = _proj_conj(K, lam * x1c, dist[a + 1:b + 1], tol)
+            ks0, _ = _proj_conj(K, lam * x0c, dist[a:b], member_tol)
+            ks1, y1 = _proj_conj(K, lam * x1c, dist[a + 1:b + 1], member_tol)
             part0 = ks0 / lam + C * (ks0 + K.value(m0c) - K.inner(m0c, lam * x0c))
             part1 = ks1 / lam + C * (ks1 + K.value(m1c) - K.inner(m1c, lam * x1c))
             lhs = part1 - part0 + K.inner(gc, x1c - x0c)
@@ -820,6 +879,14 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
         note.append(f"{skipped_out} step(s) with λx outside D not checked (H_d = +inf there)")
     if unevaluable:
         note.append(f"{unevaluable} step(s) not evaluable (λx on the boundary of D where ∇K* is infinite)")
+    if not evaluated.any():
+        need = _steps_to_enter(dist[0], th, member_tol)
+        if advice is None:
+            advice = ("run about {steps} steps or more, or start with λx inside D" if mode == "discrete" else
+                      "record a longer run (about {steps} steps), or a segment after λx has entered D")
+        if "{steps}" in advice and need < 0:
+            advice = "start with λx inside D (with member_tol = 0 an outside start never counts as in D)"
+        note.append(advice.replace("{steps}", str(need)) if b1 < b2 else advice)
     note_s = "; ".join(note)
     out.append(_from_margins(
         "lyapunov_discrete", mode, claim5b, marg, tol, valid=evaluated, note=note_s or "",
@@ -841,6 +908,16 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
     return out
 
 
+def _steps_to_enter(dist0, th, member_tol) -> int:
+    """Steps after which the Phase 1 bound ``(1−θ)^T · max dist0`` is ≤ ``member_tol / 2``."""
+    d0 = float(np.max(dist0)) if np.size(dist0) else 0.0
+    if not (d0 > member_tol / 2) or not (0 < th < 1):
+        return 1
+    if member_tol <= 0:
+        return -1
+    return int(math.ceil(math.log(d0 / (member_tol / 2)) / -math.log1p(-th))) + 1
+
+
 def _work_guard(n_states: int, size: int, steps: int) -> None:
     work = float(n_states) * float(size) * float(steps)
     if work > MAX_WORK:
@@ -849,8 +926,9 @@ def _work_guard(n_states: int, size: int, steps: int) -> None:
 
 
 def check_simulated_discrete(K, objective, x0, *, lr, beta1=0.9, beta2=0.99, weight_decay, decay="explicit",
-                             steps=300, m0=None, tol=TOL, L=None) -> list[Check]:
-    """Run discrete Lion-K from ``x0`` (shape (B, *event)) and check it (see :func:`check_discrete_run`).
+                             steps=300, m0=None, tol=TOL, L=None, member_tol=None, advice=None) -> list[Check]:
+    """Run discrete Lion-K from ``x0`` (shape (B, *event)) and check it (see :func:`check_discrete_run`;
+    ``advice`` may contain ``{steps}``, replaced by the number of steps Phase 1 needs).
 
     ``objective`` is an :class:`~dynamics.objectives.Objective` (its ``L`` is used unless ``L`` is
     given) or a gradient callable (then ``lyapunov_discrete_L`` is skipped).
@@ -880,7 +958,8 @@ def check_simulated_discrete(K, objective, x0, *, lr, beta1=0.9, beta2=0.99, wei
     G = np.asarray(gradf(X[:-1]), dtype=float)
     F = np.asarray(valf(X), dtype=float) if valf is not None else None
     return check_discrete_run(K, X, M, lr=p.lr, beta1=p.beta1, beta2=p.beta2, weight_decay=p.weight_decay,
-                              decay=decay, grad=G, f=F, L=L, tol=tol, mode="discrete", convention_hint="paper")
+                              decay=decay, grad=G, f=F, L=L, tol=tol, member_tol=member_tol, mode="discrete",
+                              convention_hint="paper", advice=advice)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -910,7 +989,7 @@ def _budgeted(grad, seconds, what):
 
 
 def check_ode(K, objective, x0, ode: ODEParams, *, t_end: float, n_eval: int = 201, m0=None,
-              tol=ODE_TOL, rtol=1e-9, atol=1e-11, method=None, max_seconds=None) -> list[Check]:
+              tol=ODE_TOL, rtol=1e-9, atol=1e-11, method=None, max_seconds=None, member_tol=None) -> list[Check]:
     """Integrate the Lion-K ODE from ``x0`` (shape (B, *event)) and check H and Phase 1.
 
     Parameters
@@ -924,7 +1003,12 @@ def check_ode(K, objective, x0, ode: ODEParams, *, t_end: float, n_eval: int = 2
     t_end : float
         Horizon; the checks use ``n_eval`` equally spaced output points in [0, t_end].
     tol : float
-        Absolute tolerance (it must exceed the solver error of H; see :data:`ODE_TOL`).
+        Absolute tolerance (it must exceed the solver error of H; see :data:`ODE_TOL`), in
+        [0, :data:`MAX_ODE_TOL`].
+    member_tol : float, optional
+        λx(t) counts as in D when ``dist(λx(t), D) ≤ member_tol`` (points where H is evaluated, Δ
+        checked, entry for ``stays_in_D_ode``); default ``min(tol, ODE_TOL)``, so that a loose check
+        tolerance does not count states outside D as inside.
     rtol, atol, method
         Passed to :func:`dynamics.ode.simulate`.
     max_seconds : float, optional
@@ -937,6 +1021,12 @@ def check_ode(K, objective, x0, ode: ODEParams, *, t_end: float, n_eval: int = 2
     ode.require_lyapunov()
     if not (math.isfinite(t_end) and t_end > 0):
         raise LionKError(f"the ODE horizon must be finite and > 0, got {t_end}")
+    tol = float(tol)
+    if not (math.isfinite(tol) and 0 <= tol <= MAX_ODE_TOL):
+        raise LionKError(f"the ODE tolerance must be finite and in [0, {MAX_ODE_TOL:g}], got {tol}")
+    member_tol = min(tol, ODE_TOL) if member_tol is None else float(member_tol)
+    if not (math.isfinite(member_tol) and 0 <= member_tol <= tol):
+        raise LionKError(f"member_tol must be finite and in [0, tol = {tol:g}], got {member_tol}")
     x0 = np.asarray(x0, dtype=float)
     K.check_state(x0, "x0")
     if x0.ndim == K.event_ndim:
@@ -962,21 +1052,28 @@ def check_ode(K, objective, x0, ode: ODEParams, *, t_end: float, n_eval: int = 2
     if kr.error_estimate is not None:
         notes += f", smoothing error estimate {kr.error_estimate:.2g} (δ = {kr.delta:.2g})"
     # H on the output grid, where λx is in D (H = +inf outside a bounded D)
-    ks, yp = _proj_conj(K, lam * X, dist, tol)
+    ks, yp = _proj_conj(K, lam * X, dist, member_tol)
     with np.errstate(all="ignore"):
         Hv = (ode.alpha * np.asarray(objective.value(X), dtype=float) + (ode.gamma / lam) * ks
               + ode.c * (ks + K.value(M) - K.inner(M, lam * X)))
     valid = np.isfinite(Hv[:-1]) & np.isfinite(Hv[1:])
     with np.errstate(all="ignore"):
         dH = Hv[1:] - Hv[:-1]
+    hnote = notes
+    if not valid.any():
+        d0 = float(np.max(dist[0]))
+        t_need = math.log(d0 / (member_tol / 2)) / lam if d0 > 0 and member_tol > 0 else float("nan")
+        hnote = (f"λx is never in D (dist ≤ {member_tol:.3g}) at two consecutive output points; "
+                 + (f"lengthen the horizon to t ≈ {t_need:.3g} or more (--t-end), or " if math.isfinite(t_need) else "")
+                 + f"start with λx inside D; {notes}")
     out.append(_from_margins(
         "lyapunov_ode", "ode", f"H(t_(k+1)) ≤ H(t_k) on {len(t)} output points (§4, c = {ode.c:.6g})",
-        np.where(valid, -dH, np.inf), tol, valid=valid, times=t[1:], note=notes,
+        np.where(valid, -dH, np.inf), tol, valid=valid, times=t[1:], note=hnote,
         describe=lambda k, b: f"H rose by {dH[k, b]:.3g} (from {Hv[k, b]:.9g} to {Hv[k + 1, b]:.9g}); {notes}"))
     # Δ ≥ 0 at the output points inside D
     from .functions import delta as delta_fn
 
-    inside = dist <= tol
+    inside = dist <= member_tol
     with np.errstate(all="ignore"):
         Dv = delta_fn(K, objective.grad, X, M, ode)
     dvalid = inside & np.isfinite(Dv)
@@ -991,7 +1088,8 @@ def check_ode(K, objective, x0, ode: ODEParams, *, t_end: float, n_eval: int = 2
     after = np.zeros_like(inside)
     after[1:] = entered[:-1]
     out.append(_from_margins(
-        "stays_in_D_ode", "ode", "once dist(λx(t), D) ≤ tol it stays ≤ tol", -dist, tol, valid=after, times=t,
-        note=("" if after.any() else "λx never reached D within tol (nothing to check)"),
+        "stays_in_D_ode", "ode", f"once dist(λx(t), D) ≤ {member_tol:.3g} (in D) it stays ≤ tol", -dist, tol,
+        valid=after, times=t,
+        note=("" if after.any() else f"λx never reached D (dist ≤ {member_tol:.3g}) (nothing to check)"),
         describe=lambda k, b: f"λx left D: dist {dist[k, b]:.3g}"))
     return out

@@ -131,8 +131,10 @@ def assert_lyapunov_nonincreasing(kappa, grad, x0, *, value=None, L=None, mode="
     Raises
     ------
     AssertionError
-        A check failed, or no step could be checked (λx never entered D); the message is the
-        ``lionk check`` report.
+        A check failed, or the report is INCONCLUSIVE: a core check (the Lyapunov decrease or
+        Phase 1, :data:`lyapunov.checks.CORE_CHECKS`) evaluated nothing (λx never in D for a whole
+        step, β1 ≥ β2), or Δ ≥ 0 checked nothing; the message is the ``lionk check`` report and
+        says what to change.
     """
     if mode not in ("discrete", "ode", "both"):
         raise LionKError(f"mode must be 'discrete', 'ode' or 'both', got {mode!r}")
@@ -154,8 +156,11 @@ def assert_lyapunov_nonincreasing(kappa, grad, x0, *, value=None, L=None, mode="
         cs += checks.check_ode(K, obj, x0, ode, t_end=te, m0=m0, tol=ode_tol, method=ode_method)
         want += ["lyapunov_ode", "delta_nonnegative"]
     report = checks.CheckReport(tuple(cs), _setup(K, lp, ode, f"assert_lyapunov_nonincreasing ({mode}, {decay} decay)"))
-    if not report.ok:
+    if report.status == checks.FAIL:
         raise AssertionError("Lion-K Lyapunov check failed\n" + report.summary())
+    if report.status == checks.INCONCLUSIVE:
+        raise AssertionError("Lion-K Lyapunov check is vacuous (INCONCLUSIVE): a core check evaluated nothing; "
+                             "start inside D, run longer, or use beta1 < beta2\n" + report.summary())
     by = {}
     for c in cs:
         by.setdefault(c.name, c)
@@ -212,5 +217,6 @@ def assert_constraint_reached(kappa, grad, x0, *, steps=None, decay="explicit", 
     report = checks.CheckReport(tuple(cs), _setup(K, lp, ode, f"assert_constraint_reached ({steps} steps, {decay} decay)"))
     reached = [c for c in cs if c.name == "constraint_reached"]
     if not report.ok or not reached or reached[0].status != checks.PASS:
-        raise AssertionError("Lion-K constraint (Phase 1) check failed\n" + report.summary())
+        what = "is vacuous (INCONCLUSIVE)" if report.status == checks.INCONCLUSIVE else "failed"
+        raise AssertionError(f"Lion-K constraint (Phase 1) check {what}\n" + report.summary())
     return report

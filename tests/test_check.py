@@ -580,3 +580,105 @@ def test_recorded_run_in_the_ode_vocabulary(tmp_path, capsys, torch_run):
     code, out, err = run_cli(["check", "--kappa", "l1", "--run", path, "--alpha", "0.5", "--gamma", "0.5",
                               "--eps", "0.2", "--lam", str(WD)], capsys)
     assert code == 2 and "do not determine it" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# "nothing was checked" is not a pass (INCONCLUSIVE, exit 4); tolerance caps; D-membership
+# ---------------------------------------------------------------------------------------------
+def test_all_lyapunov_checks_skipped_is_inconclusive_not_pass(tmp_path, capsys):
+    # the reviewer's case: 10 steps from |λx| ~ 50 never enter D, so §5b checks no step
+    argv = ["check", "--kappa", "l1", "--objective", "quadratic", "--lr", "0.001", "--weight-decay", "0.5",
+            "--steps", "10", "--init-scale", "100"]
+    code, out, err = run_cli(argv + ["--json", str(tmp_path / "r.json")], capsys)
+    assert code == checks.EXIT_INCONCLUSIVE == 4, out + err
+    assert "verdict: INCONCLUSIVE: lyapunov_discrete[discrete] checked nothing" in out
+    assert "--steps" in out and "start inside D" in out  # what to change
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["status"] == "inconclusive" and rep["ok"] is False
+    code, out, _ = run_cli(argv + ["--allow-skipped"], capsys)
+    assert code == 0 and "INCONCLUSIVE" in out  # the report still says it
+
+
+def test_beta1_not_below_beta2_is_inconclusive(capsys):
+    code, out, _ = run_cli(["check", "--kappa", "l1", "--objective", "quadratic", "--beta1", "0.99",
+                            "--beta2", "0.5"], capsys)
+    assert code == 4 and "INCONCLUSIVE" in out and "use beta1 < beta2" in out
+
+
+def test_ode_that_never_enters_d_is_inconclusive(capsys):
+    code, out, _ = run_cli(["check", "--kappa", "l1", "--objective", "quadratic", "--mode", "ode",
+                            "--init-scale", "100", "--steps", "20"], capsys)
+    assert code == 4 and "lyapunov_ode[ode] checked nothing" in out and "--t-end" in out
+
+
+def test_default_starts_check_both_phase1_and_lyapunov(capsys):
+    # without --init-scale half the starts begin inside D: the default invocation checks §5b
+    code, out, err = run_cli(["check", "--kappa", "l1", "--objective", "quadratic", "--steps", "30"], capsys)
+    assert code == 0, out + err
+    m = re.search(r"PASS lyapunov_discrete\[discrete\]: (\d+) checked", out)
+    assert m and int(m.group(1)) == 2 * 30, out  # 2 of the 4 starts inside D, 30 steps each
+    assert "state(s) reached D" in out
+
+
+def test_report_status_rules():
+    def c(name, status, n=1):
+        return checks.Check(name, "discrete", status, "", 1e-9, n_checked=n if status != checks.SKIP else 0)
+
+    setup = checks.RunSetup({}, None, None, "", ())
+
+    def status(*cs):
+        return checks.CheckReport(tuple(cs), setup).status
+
+    assert status(c("phase1_rate", "pass"), c("lyapunov_discrete", "pass")) == "pass"
+    assert status(c("phase1_rate", "pass"), c("lyapunov_discrete", "skip")) == "inconclusive"
+    assert status(c("phase1_rate", "skip"), c("lyapunov_discrete", "pass")) == "inconclusive"
+    assert status(c("phase1_rate", "fail"), c("lyapunov_discrete", "skip")) == "fail"  # a failure wins
+    assert status(c("phase1_rate", "pass"), c("lyapunov_discrete_L", "skip")) == "pass"  # not a core check
+    assert status(c("stays_in_D", "skip")) == "inconclusive"  # nothing ran at all
+    assert checks.CheckReport((c("phase1_rate", "pass"), c("lyapunov_ode", "skip")), setup).exit_code == 4
+
+
+def test_helpers_raise_when_a_core_check_evaluated_nothing(quad):
+    x0 = 0.5 * np.ones((1, 8))  # inside D: §5b would be checkable, but beta1 >= beta2 rules it out
+    with pytest.raises(AssertionError, match="INCONCLUSIVE"):
+        assert_lyapunov_nonincreasing("l1", quad, x0, lr=0.01, beta1=0.99, beta2=0.5, weight_decay=0.5, steps=20)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--mode", "ode", "--ode-tol", "10"], "--ode-tol: must be <= 0.01"),
+    (["--ode-tol", "0.011"], "--ode-tol: must be <= 0.01"),
+    (["--tol", "0.5"], "--tol: must be <= 0.1"),
+])
+def test_tolerances_are_capped(argv, fragment, capsys):
+    code, _, err = run_cli(["check", "--kappa", "l1", "--objective", "quadratic"] + argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and fragment in err, err
+
+
+def test_library_refuses_loose_tolerances(quad):
+    K = kappa_mod.get("l1")
+    x0 = np.zeros((1, 8))
+    with pytest.raises(checks.LionKError, match="ODE tolerance"):
+        checks.check_ode(K, quad, x0, LionParams(0.01, 0.9, 0.99, 0.5).to_ode(), t_end=0.1, tol=10)
+    with pytest.raises(checks.LionKError, match="tolerance"):
+        checks.check_simulated_discrete(K, quad, x0, lr=0.01, weight_decay=0.5, steps=5, tol=1.0)
+
+
+def test_loose_tolerance_does_not_count_states_outside_d_as_inside():
+    # f(x) = −Σx (∇f = −1): the Lion direction is sign(m̃) = +1 in every coordinate, so with
+    # λx0 = (1.005, 0.5, ...) coordinate 0 moves as λx ← 0.995 λx + 0.005, i.e. its distance to
+    # D = [−1, 1]^d shrinks by (1 − lr·wd) = 0.995 a step: 5e-3 at step 0, 5e-3·0.995^20 ≈ 4.5e-3 at
+    # step 20, always below tol = 1e-2 but never in D. §5b must then check no step and stays_in_D
+    # see no entry (before the fix every step counted as "in D" because dist ≤ tol).
+    K = kappa_mod.get("l1")
+    lam = 0.5
+    grad = lambda x: -np.ones_like(x)  # noqa: E731
+    x0 = np.full((1, 8), 0.5 / lam)
+    x0[0, 0] = 1.005 / lam
+    assert K.dual_dist(lam * x0)[0] == pytest.approx(5e-3, rel=1e-9)
+    cs = by_name(checks.check_simulated_discrete(K, grad, x0, lr=0.01, weight_decay=lam, steps=20, tol=1e-2))
+    assert cs["lyapunov_discrete"].status == "skip" and cs["stays_in_D"].status == "skip"
+    assert cs["phase1_rate"].status == "pass"
+    # started inside D, every step is checked at the same loose tol (membership = rounding level 1e-9)
+    x1 = np.full((1, 8), 0.9 / lam)
+    cs1 = by_name(checks.check_simulated_discrete(K, grad, x1, lr=0.01, weight_decay=lam, steps=20, tol=1e-2))
+    assert cs1["lyapunov_discrete"].status == "pass" and cs1["lyapunov_discrete"].n_checked == 20

@@ -1,7 +1,9 @@
 """``lionk check``: a CI gate for a Lion-K variant (simulated) or a recorded training run.
 
-Exit codes: 0 every check holds, 1 a check failed (the summary names the first failing step and
-state), 2 usage error or bad input (one line on stderr). See :mod:`lyapunov.checks` for what each
+Exit codes: 0 every check holds (PASS), 1 a check failed (the summary names the first failing step
+and state), 2 usage error or bad input (one line on stderr), 4 INCONCLUSIVE: no check failed but a
+core check (Lyapunov decrease, Phase 1) evaluated nothing, e.g. λx never entered D; the summary says
+what to change. ``--allow-skipped`` turns 4 into 0. (3 is the CLI's internal-error code.) See :mod:`lyapunov.checks` for what each
 check asserts and ``docs/recorded-runs.md`` for how to save a run from PyTorch or numpy.
 """
 
@@ -30,7 +32,8 @@ what is checked (absolute tolerances; a step passes when bound - observed >= -to
   step_in_D            the update direction (x_{t+1} - (1-theta) x_t)/theta lies in D/lam
   phase1_rate          dist(lam x_{t+1}, D) <= (1-theta) dist(lam x_t, D)
                        (theta = lr*wd explicit, lr*wd/(1+lr*wd) implicit)
-  stays_in_D           once lam x is in D (dist <= tol) it never leaves
+  stays_in_D           once lam x is in D (dist <= the data's rounding level, 1e-9 for float64, at most
+                       tol) it never leaves (dist <= tol)
   constraint_reached   lam x in D at the last step (skipped while the Phase 1 bound is above tol)
   momentum_update      m_{t+1} = beta2 m_t - (1-beta2) g_t (recorded runs with grad)
   lyapunov_discrete    H_d(t+1) - H_d(t) - B_f(t) <= -eps*Delta_t (math file 5b; explicit decay with
@@ -41,10 +44,25 @@ what is checked (absolute tolerances; a step passes when bound - observed >= -to
 
 defaults: simulate mode uses lr=0.01, weight_decay=0.1 (beta1 0.9, beta2 0.99) unless given; a recorded run
 needs the values used in training (--lr and --weight-decay, or --alpha --gamma --eps --lam with --lr).
-tolerances are absolute: --tol 1e-9 (recorded float32 data: 1e-4, float16: 0.1), --ode-tol 1e-6.
+tolerances are absolute: --tol 1e-9 (recorded float32 data: 1e-4, float16: 0.1; at most 0.1),
+--ode-tol 1e-6 (at most 1e-2). They are check tolerances only: lam x counts as "in D" (where H is
+evaluated) at the data's rounding level (dist <= min(tol, 1e-9 float64 / 1e-4 float32 / 0.1 float16);
+ODE: min(ode-tol, 1e-6)), so a loose tolerance never counts states outside D as inside.
 
-exit status: 0 all checks hold, 1 a check failed (first failing step and state printed),
-2 usage error or bad input.
+simulate mode without --init-scale or --x0 starts half of the batch with lam x outside D (Phase 1 is
+checked) and half inside D (the Lyapunov checks have steps to check from step 0).
+
+exit status:
+  0  PASS: no check failed and every core check (lyapunov_discrete / lyapunov_ode, phase1_rate /
+     phase1_rate_ode of the modes run) evaluated at least one step
+  1  FAIL: a check failed (first failing step and state printed)
+  2  usage error or bad input (one line on stderr)
+  4  INCONCLUSIVE: nothing failed, but a core check evaluated nothing (lam x never in D for a whole
+     step, or beta1 >= beta2 for 5b); the verdict says what to change (more --steps / a longer
+     --t-end, start inside D, beta1 < beta2). A CI gate must not count "nothing was checked" as a
+     pass, so this is non-zero; it differs from 1 so a script can tell "a guarantee was violated"
+     from "the run did not test it". --allow-skipped makes it exit 0 (e.g. a recorded run with
+     beta1 >= beta2 where only Phase 1 applies).
 
 examples:
   lionk check --kappa l1 --objective quadratic --lr 0.01 --weight-decay 0.5
@@ -53,11 +71,18 @@ examples:
 """
 
 
-def _tol_type(text: str) -> float:
+def _tol_type(text: str, limit: float = checks.MAX_TOL) -> float:
     v = finite_float(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    if v > limit:
+        raise argparse.ArgumentTypeError(f"must be <= {limit:g} (a looser tolerance would let real violations "
+                                         f"pass), got {text!r}")
     return v
+
+
+def _ode_tol_type(text: str) -> float:
+    return _tol_type(text, checks.MAX_ODE_TOL)
 
 
 def _pos_float(text: str) -> float:
@@ -93,16 +118,17 @@ def register(sub) -> None:
     s.add_argument("--steps", type=lambda v: positive_int(v, 10**5), default=300,
                    help="discrete steps (default 300, at most 100000)")
     s.add_argument("--init-scale", type=_pos_float, default=None,
-                   help="std of the random initial states (default 2/λ, so λx starts outside D)")
+                   help="std of all random initial states (default: half the batch with std 2/λ, so λx "
+                        "starts outside D, half moved inside D)")
     s.add_argument("--seed", type=seed_int, default=0, help="seed of the initial states and objective data")
     s.add_argument("--t-end", type=_pos_float, default=None,
                    help="ODE horizon (default steps × lr, the time the discrete run covers)")
     s.add_argument("--ode-method", default=None, help="ODE solver method (default: dynamics.ode's choice for K)")
     s.add_argument("--ode-max-seconds", type=_pos_float, default=60.0,
                    help="wall-clock budget of the ODE integration (default 60); beyond it: exit 2")
-    s.add_argument("--ode-tol", type=_tol_type, default=checks.ODE_TOL,
-                   help=f"absolute tolerance of the ODE checks (default {checks.ODE_TOL:g}; it must exceed "
-                        "the solver's error in H)")
+    s.add_argument("--ode-tol", type=_ode_tol_type, default=checks.ODE_TOL,
+                   help=f"absolute tolerance of the ODE checks (default {checks.ODE_TOL:g}, at most "
+                        f"{checks.MAX_ODE_TOL:g}; it must exceed the solver's error in H)")
     r = p.add_argument_group("recorded-run mode (--run)")
     r.add_argument("--momentum-convention", choices=["torch", "paper"], default="torch",
                    help="sign of the recorded m: 'torch' (default) = +EMA of gradients as PyTorch/optax Lion "
@@ -115,7 +141,11 @@ def register(sub) -> None:
                    help="Lipschitz constant L of grad f, for lyapunov_discrete_L (built-in objectives know theirs)")
     c.add_argument("--tol", type=_tol_type, default=None,
                    help=f"absolute tolerance of the discrete checks (default {checks.TOL:g}; for a recorded run "
-                        f"{checks.TOL_FLOAT32:g} if it is stored in float32, {checks.TOL_FLOAT16:g} in float16)")
+                        f"{checks.TOL_FLOAT32:g} if it is stored in float32, {checks.TOL_FLOAT16:g} in float16; "
+                        f"at most {checks.MAX_TOL:g})")
+    c.add_argument("--allow-skipped", action="store_true",
+                   help="exit 0 instead of 4 (INCONCLUSIVE) when nothing failed but a core check evaluated "
+                        "nothing (the report still says INCONCLUSIVE)")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON (atomically)")
     p.set_defaults(func=run)
 
@@ -222,7 +252,8 @@ def run(args) -> int:
             notes.append(f"tolerance {tol:g} (default for {rr.dtype} data)")
         cs = checks.check_discrete_run(K, rr.x, rr.m, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2, weight_decay=lam,
                                        decay=args.decay, grad=rr.grad, f=rr.f, L=args.lipschitz, tol=tol,
-                                       mode="recorded", convention_hint=rr.convention)
+                                       member_tol=min(tol, checks.auto_tol(rr.dtype)), mode="recorded",
+                                       convention_hint=rr.convention)
         ode_d = None
     else:
         cs, source = _simulate(args, K, lp, ode, notes)
@@ -230,7 +261,10 @@ def run(args) -> int:
     print(report.summary())
     if args.json:
         write_json(args.json, report.to_dict())
-    return 0 if report.ok else 1
+    code = report.exit_code
+    if code == checks.EXIT_INCONCLUSIVE and args.allow_skipped:
+        return checks.EXIT_PASS
+    return code
 
 
 def _simulate(args, K, lp: LionParams, ode, notes):
@@ -256,13 +290,25 @@ def _simulate(args, K, lp: LionParams, ode, notes):
             raise LionKError(f"{args.batch} states of shape {f.shape} are too many; lower --batch or --dim")
         x0 = scale * rng.standard_normal((args.batch,) + tuple(f.shape))
         origin = f"{args.batch} seeded start(s) (seed {seed}, scale {scale:g})"
+        if args.init_scale is None and args.batch > 1:
+            # odd states: λx moved to half its projection onto D. D is convex and contains 0 (= ∇K(0)
+            # for the catalogue's K), so the point is in D, away from the boundary where ∇K* may blow
+            # up; the Lyapunov checks then have steps from step 0 on, Phase 1 is checked on the rest
+            lam = lp.weight_decay
+            x0[1::2] = 0.5 * np.asarray(K.dual_project(lam * x0[1::2]), dtype=float) / lam
+            inside = K.dual_dist(lam * x0[1::2]) <= checks.TOL
+            origin = (f"{args.batch} seeded start(s) (seed {seed}, std {scale:g}; {int(inside.sum())} of them "
+                      "moved inside D)")
     tol = checks.TOL if args.tol is None else args.tol
     cs = []
     parts = []
     if args.mode in ("discrete", "both"):
+        advice = ("λx is never in D at both ends of a step: raise --steps to about {steps} or more, or start inside D ("
+                  + ("omit --init-scale: half the default starts are inside D, or " if args.init_scale is not None
+                     else "") + "--x0 FILE with λx in D)")
         cs += checks.check_simulated_discrete(K, f, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
                                               weight_decay=lp.weight_decay, decay=args.decay, steps=args.steps,
-                                              tol=tol, L=args.lipschitz)
+                                              tol=tol, L=args.lipschitz, advice=advice)
         parts.append(f"{args.steps} discrete steps ({args.decay} decay)")
     if args.mode in ("ode", "both"):
         ode.require_lyapunov()
