@@ -106,6 +106,11 @@ MAX_TOL = TOL_FLOAT16
 #: Moreau smoothing) error in H far above the measured ≤ 1e-6, while an H that rises by more than
 #: 1e-2 is a real failure, not a solver artefact.
 MAX_ODE_TOL = 1e-2
+#: Largest |λx0| (max over coordinates) of a simulated start that ``lionk check`` accepts. The
+#: tolerances are absolute; the float64 rounding of one step is ~2.2e-16·|λx| (step_in_D recovers the
+#: direction from λx_(t+1) − (1−θ)λx_t), i.e. 2e-10 at |λx| = 1e6, below TOL = 1e-9. Measured: no
+#: false failure with |λx| up to ~3e6, step_in_D fails spuriously (2.3e-9) at ~3e7.
+MAX_STATE = 1e6
 #: Checks that must evaluate at least one (step, state) pair for a PASS: the Lyapunov decrease and
 #: Phase 1, in each mode. When one of them is present in a report but checked nothing (skipped),
 #: the verdict is INCONCLUSIVE, never PASS: "nothing was checked" is not evidence.

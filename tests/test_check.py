@@ -682,3 +682,22 @@ def test_loose_tolerance_does_not_count_states_outside_d_as_inside():
     x1 = np.full((1, 8), 0.9 / lam)
     cs1 = by_name(checks.check_simulated_discrete(K, grad, x1, lr=0.01, weight_decay=lam, steps=20, tol=1e-2))
     assert cs1["lyapunov_discrete"].status == "pass" and cs1["lyapunov_discrete"].n_checked == 20
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--init-scale", "1e308"], "initial states are not finite"),
+    (["--init-scale", "1e100"], "float64 rounding would exceed"),  # was a spurious FAIL (exit 1)
+    (["--mode", "ode", "--init-scale", "1e100"], "float64 rounding would exceed"),
+])
+def test_extreme_initial_states_are_usage_errors(extra, fragment, capsys):
+    code, _, err = run_cli(["check", "--kappa", "l1", "--objective", "quadratic", "--steps", "5"] + extra, capsys)
+    assert code == 2 and err.count("\n") == 1 and fragment in err, err
+
+
+def test_objective_overflowing_at_the_start_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    (tmp_path / "blowup.py").write_text("import numpy as np\n"
+                                        "def loss(x):\n    return float(np.exp(800.0 * x[0])), np.ones_like(x)\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["check", "--kappa", "l1", "--objective", "blowup:loss", "--dim", "3",
+                            "--init-scale", "2", "--lr", "0.05", "--weight-decay", "0.5"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "not finite at the initial states" in err, err

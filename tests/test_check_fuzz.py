@@ -9,9 +9,11 @@ element that is invalid wherever it appears, so no example should start long wor
 
 The contract checked for each argv, run in-process through ``lionk.cli.main`` in a fresh directory:
 
-* exit status 0, 1 (a verdict) or 2 (one-line error); never 3 (internal error) nor a traceback;
+* exit status in :data:`EXIT_CODES`: 0, 1 or 4 (a verdict: pass, fail, ``lionk check``'s
+  INCONCLUSIVE) or 2 (a one-line error); never 3 (internal error) nor a traceback; stderr has at
+  most one line whatever the exit status (:data:`EXTREME` checks this on valid argvs too);
 * on an error exit (2) no output file is left behind; on any exit no atomic ``*.tmp`` file
-  remains; JSON outputs of a verdict (0 or 1) parse;
+  remains; JSON outputs of a verdict parse;
 * the call returns within :data:`SECONDS_PER_INPUT` (a watchdog thread; a hang is a failure).
 
 All problems are collected and reported together (command, argv, what happened) instead of
@@ -52,6 +54,11 @@ from lionk.cli import build_parser, main
 #: of `lionk check` take < 1 s, argument errors milliseconds).
 SECONDS_PER_INPUT = 8
 EXAMPLES = int(os.environ.get("LIONK_FUZZ_EXAMPLES", "30"))
+#: The documented exit statuses (lionk.cli and lionk check --help): 0 pass/success, 1 a check
+#: failed, 2 usage error or bad input, 4 `lionk check` INCONCLUSIVE (a core check evaluated nothing).
+#: 3 (internal error) and 130 (interrupted) are never acceptable outcomes of an argv.
+EXIT_CODES = (0, 1, 2, 4)
+VERDICTS = (0, 1, 4)
 
 #: Problems found by this fuzzer in other engineers' commands and reported to the lead; each entry
 #: is (command, regex on the problem text). Remove an entry when it is fixed.
@@ -278,11 +285,13 @@ def _files(root: Path) -> set:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def run_inprocess(argv, seconds=SECONDS_PER_INPUT, tolerate_timeout=False) -> tuple[list, str]:
+def run_inprocess(argv, seconds=SECONDS_PER_INPUT, tolerate_timeout=False, one_line_always=False) -> tuple[list, str]:
     """Run ``main(argv)`` and return (problems, short transcript).
 
     ``tolerate_timeout``: for argvs that may be valid, running past ``seconds`` is legitimate work,
     not a finding (the call is interrupted and only its other behaviour is judged).
+    ``one_line_always``: stderr must have at most one line whatever the exit status (by default
+    only an error exit, 2, is judged: other commands may print progress on stderr).
     """
     problems = []
     cwd = os.getcwd()
@@ -307,19 +316,21 @@ def run_inprocess(argv, seconds=SECONDS_PER_INPUT, tolerate_timeout=False) -> tu
     finally:
         os.chdir(cwd)
     e = err.getvalue()
-    if code is not None and code not in (0, 1, 2):
+    if code is not None and code not in EXIT_CODES:
         problems.append(f"exit status {code}: {e.strip()[:400]}")
     if "Traceback" in e:
         problems.append(f"traceback on stderr: {e[-800:]}")
     if code == 2 and e.strip() and len(e.strip().splitlines()) != 1:
         problems.append(f"error is not one line: {e.strip()[:400]!r}")
+    elif one_line_always and len(e.strip().splitlines()) > 1:
+        problems.append(f"stderr has {len(e.strip().splitlines())} lines (at most one allowed): {e.strip()[:400]!r}")
     new = _files(work) - before
     leftovers = [f for f in new if f.endswith(".tmp")]
     if leftovers:
         problems.append(f"temporary files left behind: {leftovers}")
-    if code not in (0, 1, None) and new - set(leftovers):
+    if code not in VERDICTS + (None,) and new - set(leftovers):
         problems.append(f"exit {code} but output files were written: {sorted(new)[:5]}")
-    if code in (0, 1):  # a verdict may come with a report
+    if code in VERDICTS:  # a verdict may come with a report
         for f in new:
             if f.endswith(".json"):
                 try:
@@ -511,6 +522,9 @@ def test_subprocess_exit_codes(inputs, tmp_path):
         (["check", "--kappa", "l1", "--run", inputs["junk.npz"], "--lr", "0.1", "--weight-decay", "0.1"], {2}),
         (["check", "--kappa-expr", "__import__('os')", "--objective", "quadratic"], {2}),
         (["check", "--kappa", "l1", "--objective", "quadratic", "--steps", "30"], {0}),
+        # every Lyapunov check skipped: INCONCLUSIVE, not a pass
+        (["check", "--kappa", "l1", "--objective", "quadratic", "--lr", "0.001", "--weight-decay", "0.5",
+          "--steps", "10", "--init-scale", "100"], {4}),
         (["check", "--kappa", "l1", "--run", inputs["nan.npz"], "--lr", "0.1", "--weight-decay", "0.1"], {1, 2}),
     ]
     procs = [(argv, want, subprocess.Popen(cmd0 + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -528,6 +542,33 @@ def test_subprocess_exit_codes(inputs, tmp_path):
         if p.returncode == 2 and len(err.strip().splitlines()) != 1:
             bad.append((argv, "stderr not one line", err[-300:]))
     assert not bad, bad
+
+
+#: Valid but extreme argvs: every element is accepted by the parser, the values are at the edge of
+#: what the numbers can hold. Each must end in a documented exit status, with no traceback and at
+#: most one line on stderr (numpy RuntimeWarnings, overflow in f, a huge exponent of lp must not
+#: leak as multi-line noise, whatever the verdict).
+EXTREME = [
+    ["simulate", "--kappa", "l1", "--lr", "0.1", "--init-scale", "1e308", "--steps", "5"],
+    ["simulate", "--kappa", "l1", "--lr", "0.1", "--objective", "rosenbrock", "--init-scale", "1e100",
+     "--steps", "5"],
+    ["simulate", "--kappa", "lp", "--param", "p=1e20", "--lr", "0.1", "--steps", "5"],
+    ["simulate", "--kappa", "logcosh", "--lr", "0.1", "--init-scale", "1e-300", "--steps", "5"],
+    ["check", "--kappa", "l1", "--objective", "quadratic", "--init-scale", "1e308", "--steps", "5"],
+    ["check", "--kappa", "l1", "--objective", "rosenbrock", "--init-scale", "1e100", "--steps", "5"],
+    ["check", "--kappa", "lp", "--param", "p=1e20", "--objective", "quadratic", "--steps", "5"],
+    ["check", "--kappa", "logcosh", "--objective", "quadratic", "--init-scale", "1e-300", "--steps", "5"],
+    ["check", "--kappa", "l2", "--objective", "quadratic", "--lr", "1e-300", "--weight-decay", "1e300",
+     "--steps", "5"],
+    ["check", "--kappa", "l1", "--objective", "quadratic", "--mode", "ode", "--init-scale", "1e100",
+     "--steps", "5", "--ode-max-seconds", "3"],
+]
+
+
+@pytest.mark.parametrize("argv", EXTREME, ids=[" ".join(a[:1] + a[2:3] + a[-4:-2]) for a in EXTREME])
+def test_valid_extreme_values(argv):
+    problems, transcript = run_inprocess(argv, seconds=20, one_line_always=True)
+    assert not problems, f"{argv}: {problems} ({transcript})"
 
 
 def test_reproduce_negative_seed_is_a_usage_error():

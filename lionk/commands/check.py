@@ -49,7 +49,9 @@ tolerances are absolute: --tol 1e-9 (recorded float32 data: 1e-4, float16: 0.1; 
 evaluated) at the data's rounding level (dist <= min(tol, 1e-9 float64 / 1e-4 float32 / 0.1 float16);
 ODE: min(ode-tol, 1e-6)), so a loose tolerance never counts states outside D as inside.
 
-simulate mode without --init-scale or --x0 starts half of the batch with lam x outside D (Phase 1 is
+simulate mode accepts initial states with |lam x| <= 1e6 (beyond, float64 rounding of a step exceeds
+the absolute tolerances) at which f and its gradient are finite; otherwise exit 2.
+Without --init-scale or --x0 it starts half of the batch with lam x outside D (Phase 1 is
 checked) and half inside D (the Lyapunov checks have steps to check from step 0).
 
 exit status:
@@ -299,6 +301,18 @@ def _simulate(args, K, lp: LionParams, ode, notes):
             inside = K.dual_dist(lam * x0[1::2]) <= checks.TOL
             origin = (f"{args.batch} seeded start(s) (seed {seed}, std {scale:g}; {int(inside.sum())} of them "
                       "moved inside D)")
+    biggest = float(np.max(np.abs(lp.weight_decay * x0))) if x0.size else 0.0
+    if not math.isfinite(biggest):
+        raise LionKError("the initial states are not finite (lower --init-scale, or fix --x0)")
+    if biggest > checks.MAX_STATE:
+        raise LionKError(f"the initial states reach |λx| = {biggest:.3g} > {checks.MAX_STATE:g}: float64 rounding "
+                         "would exceed the absolute tolerances there; lower --init-scale (or rescale --x0)")
+    with np.errstate(all="ignore"):
+        f0 = np.asarray(f.value(x0), dtype=float)
+        g0 = np.asarray(f.grad(x0), dtype=float)
+    if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(g0))):
+        raise LionKError(f"objective {f.name} is not finite at the initial states (f or its gradient overflows); "
+                         "lower --init-scale")
     tol = checks.TOL if args.tol is None else args.tol
     cs = []
     parts = []
