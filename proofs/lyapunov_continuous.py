@@ -15,6 +15,13 @@ Assumptions
 Reference
     Paper §4 (Lyapunov function, Theorem of §4); math file §4, §7.
 
+Exercising (a) for non-smooth K
+    On D, H with c = 0 is αf; from generic starts f itself decreases monotonically, and then "H
+    never increases" would pass whatever c is. The non-smooth runs therefore start inside D/λ with
+    a large momentum against the descent direction (m0 ≈ 2∇f(x0), γ = 0.1), so that x first moves
+    uphill; a control case checks that αf does rise on these trajectories (by ≥ 10× the noise
+    allowance), and ``wrong_c`` then fails for every non-smooth K too.
+
 Broken variants: ``wrong_c``: H with 3c instead of c (the identity fails, and H can increase);
 ``nonconvex_K``: every K replaced by the non-convex :class:`~proofs.common.CosineBump`
 (∇K not monotone), for which H rises along trajectories.
@@ -47,17 +54,30 @@ H_NOISE = 100 * RTOL
 #: the kinks of clip) was measured to carry a global error of 2e-6·(H_0 − H_T) in H — 200× rtol —
 #: which would be mistaken for a failure of the identity. At 1e-11 that error is ≲ 1e-7.
 RTOL_B, ATOL_B = 1e-11, 1e-13
+#: (a) for non-smooth K: momentum decay γ and the factor of the uphill initial momentum m0 ≈ M0_UPHILL·∇f(x0)
+GAMMA_A, M0_UPHILL = 0.1, 2.0
+#: horizon of those runs: the uphill phase ends by t ≈ 2 and H has fallen well below H_0 by t = 6;
+#: with γ = 0.1 the Filippov solver for l1 later meets Zeno-like switching (> 10⁴ kink events
+#: before t ≈ 9.3 at B = 4), which a longer horizon would only run into
+T_A = 6.0
+#: the control case requires f to rise by ≥ 10× the noise allowance somewhere (measured ≳ 3e-3·max|H|,
+#: i.e. ≳ 3000× H_NOISE, on the fast runs)
+CONTROL_FACTOR = 10.0
 
 KAPPAS = [("l1", {}), ("relu", {}), ("l2", {}), ("lp", {"p": 3.0}), ("linf", {}), ("group_l2", {"groups": 2}),
           ("nuclear", {}), ("huber", {"delta": 0.5}), ("logcosh", {"delta": 0.5}), ("quadratic", {})]
 
 
-def trajectory(K, f, P, x0, m0, T, n, fine: bool = False, rtol=RTOL, atol=ATOL):
-    """Solve the ODE on a uniform grid of n points (2n − 1 if ``fine``) over [0, T]."""
+def trajectory(K, f, P, x0, m0, T, n, fine: bool = False, rtol=RTOL, atol=ATOL, delta=None):
+    """Solve the ODE on a uniform grid of n points (2n − 1 if ``fine``) over [0, T].
+
+    ``delta`` is passed to :func:`dynamics.ode.simulate` (smoothing width of the Moreau method).
+    """
     from dynamics import ode
 
     te = np.linspace(0.0, T, 2 * n - 1 if fine else n)
-    return ode.simulate(K, f.grad, x0, m0=m0, params=P, t_span=(0.0, T), t_eval=te, rtol=rtol, atol=atol)
+    return ode.simulate(K, f.grad, x0, m0=m0, params=P, t_span=(0.0, T), t_eval=te, rtol=rtol, atol=atol,
+                        delta=delta)
 
 
 def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
@@ -102,10 +122,18 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             else:
                 f = objectives.get(fname, dim=6, seed=int(rng.integers(1 << 30)))
             eps = float(rng.uniform(0.1, 1.0))
-            P = ODEParams(alpha=1.0, gamma=1.0, eps=eps, lam=lam)
+            if K.smooth:
+                P = ODEParams(alpha=1.0, gamma=1.0, eps=eps, lam=lam)
+                x0 = 0.95 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                m0 = 2.0 * rng.standard_normal(x0.shape)
+            else:
+                # starts where f is NOT monotone, so that "H never increases" is exercised: x0 inside
+                # D/λ and a large momentum against the descent direction (m0 ≈ +2∇f: x first moves
+                # uphill), decaying slowly (γ = 0.1). The control case below checks f does rise.
+                P = ODEParams(alpha=1.0, gamma=GAMMA_A, eps=eps, lam=lam)
+                x0 = 0.3 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                m0 = M0_UPHILL * f.grad(x0) + 0.1 * rng.standard_normal(x0.shape)
             c = P.c * (3.0 if variant == "wrong_c" else 1.0)
-            x0 = 0.95 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
-            m0 = 2.0 * rng.standard_normal(x0.shape)
             lab = f"K={kappa_label(K)}, f={f.name}, ε={eps:.2f}"
             if K.smooth:
                 tr = trajectory(K, f, P, x0, m0, T, 2001 if fast else 4001, fine=True, rtol=RTOL_B,
@@ -114,8 +142,16 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 cases.append(case(f"(b) {lab}: max_t |H_t − H_0 + ∫Δ| / (H_0 − H_T)", "tight", 0.0, err, tol))
                 series[f"{lab}/minus_int_delta"] = thin(-I[:, 0])
             else:
-                tr = trajectory(K, f, P, x0, m0, T, 401)
+                # absolute smoothing width for the Moreau solver (its default scales with |m̃0|,
+                # which the large uphill m0 makes ~50, and then warns about its own error)
+                tr = trajectory(K, f, P, x0, m0, T_A, 401, delta=1e-3)
                 H = lf.H(K, f.value, tr.x, tr.m, P, c=c)
+                # control ("the check has teeth"): αf alone — H with c = 0 on D — must rise well
+                # above the noise allowance on these same trajectories
+                rise = float(np.max(np.diff(P.alpha * f.value(tr.x), axis=0))) / float(np.max(np.abs(H)))
+                cases.append(case(f"(a) control {lab} ({tr.method}): −max_t α(f_(t+1) − f_t)/max|H| "
+                                  f"≤ −{CONTROL_FACTOR:g}·{H_NOISE:g} (f rises)", "upper",
+                                  -CONTROL_FACTOR * H_NOISE, -rise, 0.0))
             inc = float(np.max(np.diff(H, axis=0))) / float(np.max(np.abs(H)))
             cases.append(case(f"(a) {lab} ({tr.method}): max_t (H_(t+1) − H_t)/max|H|", "upper", 0.0, inc,
                               H_NOISE))
@@ -124,10 +160,11 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     return make_check(
         id=ID, title=TITLE,
         statement="H(x,m) = αf + (γ/λ)K*(λx) + c·(Fenchel-Young gap) never increases along the ODE "
-                  "for every catalogue K; for smooth K, H_t − H_0 = −∫_0^t Δ",
+                  "for every catalogue K (non-smooth K: from uphill starts, where f itself rises); for smooth K, H_t − H_0 = −∫_0^t Δ",
         reference="paper §4; math file §4, §7", kind="upper", cases=cases, series=series,
         variant=variant, seed=seed, fast=fast,
         tolerance_why=f"(a) increases below {H_NOISE:g}·max|H| are the solver's noise (rtol={RTOL:g}); "
+                      f"control: αf must rise by ≥ {CONTROL_FACTOR:g}× that allowance; "
                       f"(b) on solutions at rtol={RTOL_B:g}: Simpson error estimated by Richardson (as "
                       f"if 2nd order), doubled, plus 100·rtol·max|H|",
         notes="non-smooth K: Filippov/Moreau "

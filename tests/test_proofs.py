@@ -107,3 +107,15 @@ def test_claim6_identity_catches_a_small_delta():
     ident = [c for c in chk.cases if "|dH + εΔ" in c.label]
     assert margin and all(c.passed for c in margin)
     assert ident and not any(c.passed for c in ident)
+
+
+def test_claim3_nonsmooth_checks_have_teeth():
+    """(a) for non-smooth K runs where f itself rises (control cases pass), and wrong_c (3c) makes
+    H rise on every non-smooth K, not only on some."""
+    honest = registry.get("3").check(fast=True, seed=0)
+    control = [c for c in honest.cases if "control" in c.label]
+    assert len(control) == 7 and all(c.passed for c in control)
+    wrong = registry.get("3").check(fast=True, seed=0, variant="wrong_c")
+    nonsmooth = [c for c in wrong.cases
+                 if c.label.startswith("(a) K=") and ("(filippov)" in c.label or "(moreau)" in c.label)]
+    assert len(nonsmooth) == 7 and not any(c.passed for c in nonsmooth)
