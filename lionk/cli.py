@@ -3,7 +3,8 @@
 Each sub-command lives in :mod:`lionk.commands` as a module with ``register(subparsers)`` (adds
 its parser and sets ``func``) and a ``run(args) -> int`` function. Exit codes: 0 success, 1 a check
 failed (a verdict, not an error), 2 usage error or bad input (one line on stderr, no traceback),
-130 interrupted. Set ``LIONK_DEBUG=1`` to see the traceback of an unexpected internal error.
+3 internal error (a bug: please report it), 4 ``lionk check`` inconclusive (a core check tested
+nothing), 130 interrupted. Set ``LIONK_DEBUG=1`` to see the traceback of an unexpected internal error.
 """
 
 from __future__ import annotations
