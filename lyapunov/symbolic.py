@@ -29,6 +29,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -146,7 +147,9 @@ class IdentityResult:
 
     ``proved`` is True only when the residual simplified to exactly 0 for every piece combination;
     ``residual`` is the simplified residual (0 when proved); ``cases`` counts the piece
-    combinations checked; ``assumptions`` says what the proof assumes.
+    combinations checked; ``assumptions`` says what the proof assumes. ``undecided`` is True when
+    sympy ran out of its time budget before reducing some residual (then ``proved`` is False but
+    nothing was refuted: the identity is left to the numerical checks).
     """
 
     proved: bool
@@ -159,6 +162,7 @@ class IdentityResult:
     seconds: float
     assumptions: str
     method: str
+    undecided: bool = False
 
 
 @dataclass(frozen=True)
@@ -352,34 +356,67 @@ def _derive(kf: _KFuncs, d: int, s: dict, c=None, b=1):
                 canon=canon, c=c)
 
 
-#: time budget of the general ``simplify`` fallback in :func:`_is_zero` (per call)
+#: time budget of one zero test :func:`_is_zero` (normal form and ``simplify`` fallback together)
 FALLBACK_SECONDS = 8.0
+#: total time budget of :func:`concrete_identity` (all piece combinations together)
+CONCRETE_SECONDS = 12.0
 
 
-def _is_zero(expr) -> tuple[bool, sp.Expr]:
+class ZeroTest(NamedTuple):
+    """Outcome of :func:`_zero_test`.
+
+    ``zero``: the expression was reduced to exactly 0 (a proof). ``undecided``: sympy ran out of
+    its time budget, so the test is neither a proof nor a refutation (``zero`` is then False and
+    ``residual`` a placeholder symbol naming the budget). Otherwise ``residual`` is sympy's
+    simplified non-zero residual (sympy's ``simplify`` is not a decision procedure: a non-zero
+    residual is a failure to prove, which the numerical checks of :mod:`lyapunov.verify` weigh).
+    """
+
+    zero: bool
+    residual: sp.Expr
+    undecided: bool = False
+
+
+def _timeout_residual(seconds: float) -> sp.Symbol:
+    return sp.Symbol(f"<sympy could not simplify the residual within {seconds:g} s>")
+
+
+def _zero_test(expr, seconds: float = FALLBACK_SECONDS) -> ZeroTest:
+    """Decide ``expr ≡ 0`` within ``seconds`` (sufficient test; see :func:`_is_zero`)."""
+    if not seconds > 0:
+        return ZeroTest(False, _timeout_residual(0.0), True)
+    try:
+        with _time_limit(seconds):
+            r = sp.expand_log(expr.rewrite(sp.log), force=True) if expr.has(sp.atanh, sp.asinh, sp.acosh) else expr
+            r = r.replace(sp.sinh, lambda a: sp.tanh(a) * sp.cosh(a))
+            fn_atoms = [a for a in r.atoms(sp.Function) if not isinstance(a, AppliedUndef)]
+            reps = {a: sp.Dummy(f"t{i}") for i, a in enumerate(fn_atoms)}
+            if sp.cancel(sp.together(sp.expand(r.xreplace(reps)))) == 0:
+                return ZeroTest(True, sp.S.Zero)
+            r2 = sp.simplify(sp.expand_log(r.rewrite(sp.log), force=True))
+            if r2 == 0:
+                return ZeroTest(True, sp.S.Zero)
+            r3 = sp.simplify(sp.expand(r2.rewrite(sp.exp)))
+            return ZeroTest(True, sp.S.Zero) if r3 == 0 else ZeroTest(False, r2)
+    except _Timeout:
+        return ZeroTest(False, _timeout_residual(seconds), True)
+
+
+def _is_zero(expr, seconds: float = FALLBACK_SECONDS) -> tuple[bool, sp.Expr]:
     """Decide ``expr ≡ 0`` (sufficient test; a False may mean sympy could not finish).
 
     1. Normalise the transcendental parts: inverse hyperbolics to logs, ``log`` of products
        expanded, ``sinh(a)`` to ``tanh(a)·cosh(a)``.
     2. Replace every remaining function application (``tanh(a)``, ``log(1 + λx)``, ...) by a fresh
        symbol: if the result is 0 as a rational function of independent symbols, ``expr`` is 0.
-    3. Otherwise fall back to ``sympy.simplify`` (at most :data:`FALLBACK_SECONDS`).
+    3. Otherwise fall back to ``sympy.simplify``.
+
+    All three steps share one budget of ``seconds`` (:data:`FALLBACK_SECONDS`); when it runs out
+    the answer is ``(False, <placeholder symbol>)`` — :func:`_zero_test` reports that case as
+    undecided.
     """
-    r = sp.expand_log(expr.rewrite(sp.log), force=True) if expr.has(sp.atanh, sp.asinh, sp.acosh) else expr
-    r = r.replace(sp.sinh, lambda a: sp.tanh(a) * sp.cosh(a))
-    fn_atoms = [a for a in r.atoms(sp.Function) if not isinstance(a, AppliedUndef)]
-    reps = {a: sp.Dummy(f"t{i}") for i, a in enumerate(fn_atoms)}
-    if sp.cancel(sp.together(sp.expand(r.xreplace(reps)))) == 0:
-        return True, sp.S.Zero
-    try:
-        with _time_limit(FALLBACK_SECONDS):
-            r2 = sp.simplify(sp.expand_log(r.rewrite(sp.log), force=True))
-            if r2 == 0:
-                return True, sp.S.Zero
-            r3 = sp.simplify(sp.expand(r2.rewrite(sp.exp)))
-            return r3 == 0, (sp.S.Zero if r3 == 0 else r2)
-    except _Timeout:
-        return False, sp.Symbol(f"<sympy could not simplify the residual within {FALLBACK_SECONDS:g} s>")
+    t = _zero_test(expr, seconds)
+    return t.zero, t.residual
 
 
 def generic_identity(d: int = 2) -> IdentityResult:
@@ -430,7 +467,8 @@ def _separable_kfuncs(spec: SeparableSpec, piece_m: Piece, piece_mt: Piece, piec
     return _KFuncs(K, gradK, Kstar, gradKstar)
 
 
-def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = True) -> IdentityResult:
+def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = True,
+                      seconds: float = CONCRETE_SECONDS) -> IdentityResult:
     """Prove ``dH/dt + Δ ≡ 0`` for a concrete separable K on every combination of its smooth pieces.
 
     K(m), ∇K(m), ∇K(m̃) and K*(λx), ∇K*(λx) are the concrete expressions of ``spec`` (the stated
@@ -438,6 +476,10 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
     derivatives); f stays abstract. For piecewise K, each coordinate of m and m̃ and of λx is taken
     in one piece (``len(pieces)² · len(conj_pieces)`` cases): the identity is proved inside the
     pieces, which is where K is C¹ in the relevant points.
+
+    ``seconds`` bounds the whole proof (each zero test gets what is left, at most
+    :data:`FALLBACK_SECONDS`); when it runs out the result is ``undecided`` (not proved, not
+    refuted). A refuted piece combination (a non-zero residual) ends the proof early.
     """
     if spec.kstar is None or not spec.conj_pieces:
         raise LionKError(f"K={spec.name}: no closed-form conjugate, the identity can only be checked numerically")
@@ -445,34 +487,53 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
     s = ode_symbols()
     spec_params = spec.params if not symbolic_params else {}
     residuals, cases = [], 0
+    undecided = None
     first = None
+    deadline = time.monotonic() + seconds
     for pm, pmt, py in itertools.product(spec.pieces, spec.pieces, spec.conj_pieces):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            undecided = _timeout_residual(seconds)
+            break
         holder = {}
 
         def is_mt(p, holder=holder):
             return holder.get("mt") is not None and tuple(p) == holder["mt"]
 
-        kf = _separable_kfuncs(spec, pm, pmt, py, is_mt)
-        # m̃ is needed before the gradient at m̃ is built: precompute it the same way _derive does
-        a, g, e = s["alpha"], s["gamma"], s["eps"]
-        x, m = _vec("x", d), _vec("m", d)
-        f = sp.Function("f")(*x)
-        holder["mt"] = tuple(mi + e * (-a * f.diff(xi) - g * mi) for xi, mi in zip(x, m))
-        D = _derive(kf, d, s)
-        canon = D["canon"]
-        dHdt, delta = canon(D["dHdt"]), canon(D["delta"])
-        if spec_params:
-            dHdt, delta = dHdt.subs(spec_params), delta.subs(spec_params)
-        ok, res = _is_zero(dHdt + delta)
+        try:
+            with _time_limit(left):  # building the expressions counts against the budget too
+                kf = _separable_kfuncs(spec, pm, pmt, py, is_mt)
+                # m̃ is needed before the gradient at m̃ is built: precompute it the same way _derive does
+                a, g, e = s["alpha"], s["gamma"], s["eps"]
+                x, m = _vec("x", d), _vec("m", d)
+                f = sp.Function("f")(*x)
+                holder["mt"] = tuple(mi + e * (-a * f.diff(xi) - g * mi) for xi, mi in zip(x, m))
+                D = _derive(kf, d, s)
+                canon = D["canon"]
+                dHdt, delta = canon(D["dHdt"]), canon(D["delta"])
+                if spec_params:
+                    dHdt, delta = dHdt.subs(spec_params), delta.subs(spec_params)
+        except _Timeout:
+            undecided = _timeout_residual(seconds)
+            break
+        left = deadline - time.monotonic()
+        zt = _zero_test(dHdt + delta, min(FALLBACK_SECONDS, left))
         cases += 1
         if first is None:
             first = (D["H"], dHdt, delta)
-        if not ok:
-            residuals.append(res)
-    proved = not residuals
+        if zt.undecided:
+            undecided = _timeout_residual(seconds) if left < FALLBACK_SECONDS else zt.residual
+            break
+        if not zt.zero:
+            residuals.append(zt.residual)
+            break  # refuted: no need to look at the other piece combinations
+    proved = not residuals and undecided is None
+    if first is None:  # the budget ran out before the first combination was built
+        first = (sp.nan, sp.nan, sp.nan)
+    residual = sp.S.Zero if proved else (residuals[0] if residuals else undecided)
     return IdentityResult(
-        proved=proved, residual=sp.S.Zero if proved else residuals[0], dim=d, H=first[0], dH_dt=first[1],
-        delta=first[2], cases=cases, seconds=time.perf_counter() - t0,
+        proved=proved, residual=residual, dim=d, H=first[0], dH_dt=first[1], delta=first[2], cases=cases,
+        seconds=time.perf_counter() - t0, undecided=bool(not residuals and undecided is not None),
         assumptions=(f"alpha, gamma, lam, eps > 0; every coordinate of m, mt and lam*x inside one smooth piece of "
                      f"k and k* ({len(spec.pieces)} x {len(spec.pieces)} x {len(spec.conj_pieces)} piece combinations); "
                      f"parameters of K symbolic: {', '.join(map(str, spec.params)) or 'none'}"),

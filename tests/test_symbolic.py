@@ -74,6 +74,26 @@ def test_concrete_identity_detects_a_wrong_conjugate_gradient():
                                  (bad_piece,), spec.domain, {})
     r = symbolic.concrete_identity(bad)
     assert not r.proved and r.residual != 0
+    assert not r.undecided  # refuted, not a time-out
+
+
+@pytest.mark.parametrize("expr", ["log(1+exp(u))", "cosh(u)"])
+def test_concrete_identity_out_of_time_is_undecided(expr):
+    """Softplus used to hang in the rational normal form (outside any time limit, > 300 s); now the
+    whole zero test shares one budget and running out is 'undecided', neither proved nor failed."""
+    from lyapunov.user_kappa import from_expression
+
+    spec = from_expression(expr).sym_spec
+    r = symbolic.concrete_identity(spec, seconds=1.0)
+    assert not r.proved and r.undecided
+    assert "could not simplify" in str(r.residual)
+
+
+def test_zero_test_budget_covers_the_normal_form():
+    zt = symbolic._zero_test(sp.Symbol("a") - sp.Symbol("a"), seconds=0.0)
+    assert zt.undecided and not zt.zero  # no budget at all: undecided, not a refutation
+    zt = symbolic._zero_test(sp.Symbol("a") - sp.Symbol("a"))
+    assert zt.zero and not zt.undecided
 
 
 @pytest.mark.parametrize("case", KAPPA_CASES, ids=[kappa_id(c) for c in KAPPA_CASES])
