@@ -42,11 +42,46 @@ ID = "7"
 TITLE = "Each K solves its §6 problem"
 VARIANTS = ("honest", "wrong_lambda")
 
-#: relative distance allowed: with non-smooth K the discrete map moves x by up to lr·(1 + λ‖x‖)
-#: per step even at its fixed point, so after the last phase (lr_final ≈ 1e-4·‖x*‖-scale) the tail
-#: average locates it to O(lr_final) ≈ 1e-4 relative; 1e-3 is 10× that. The references themselves
-#: are accurate to ≲ 1e-6 relative (their KKT residuals are reported).
-DIST_TOL = 1e-3
+def hover_tol(lr_final: float, x_ref: np.ndarray, lam: float) -> float:
+    """Relative distance allowed between the tail average of Lion-K and the reference, per case.
+
+    With non-smooth K the discrete map does not settle: at its fixed point it still moves x by
+    lr·(∇K(m̃) − λx) per step, and the tail average locates the fixed point to within about one
+    such step at the last learning rate. Per coordinate |∇K(m̃)_i| ≤ 1 (every catalogue D with a
+    bounded domain lies in the unit ℓ∞ ball; for K = ½‖·‖², ∇K(m̃) = λx at the fixed point, so
+    max(1, λ‖x*‖∞) bounds it) and λ|x_i| ≤ λ‖x*‖∞, hence one step is at most
+        lr_final · √n · (max(1, λ‖x*‖∞) + λ‖x*‖∞)
+    in ℓ2 (n = number of entries); divided by ‖x*‖₂ this is the tolerance (one step, factor 1).
+    Honest runs sit at ≤ 0.1 of it; the references' own error (KKT residual ≲ 1e-6) is far below.
+    For smooth K the map converges to the minimiser itself (its fixed point does not depend on lr)
+    and the same allowance only bounds the unfinished convergence.
+
+    Parameters
+    ----------
+    lr_final : float
+        Learning rate of the last phase.
+    x_ref : ndarray, shape f.shape
+        Reference minimiser.
+    lam : float
+        Weight decay λ.
+    """
+    x_ref = np.asarray(x_ref, float)
+    a = lam * float(np.max(np.abs(x_ref)))
+    step = lr_final * np.sqrt(x_ref.size) * (max(1.0, a) + a)
+    return float(step / max(float(np.linalg.norm(x_ref)), 1e-12))
+
+
+def level_tol(K, dist_tol: float, x_ref: np.ndarray, lam: float) -> float:
+    """Allowed |level(x_Lion) − level(x_ref)| implied by a relative distance ``dist_tol``.
+
+    The level λ‖x‖_N is λ-times a norm, so |level(a) − level(b)| ≤ λ·‖a − b‖_N ≤ λ·c_N·‖a − b‖₂
+    with c_N the norm-equivalence constant to ℓ2 (√n for ℓ1, i.e. K = linf; n^{1/q − 1/2} for ℓq,
+    q < 2, i.e. K = lp with p > 2; 1 for ℓ∞, ℓ2, group max-ℓ2 and the spectral norm).
+    """
+    x_ref = np.asarray(x_ref, float)
+    n = x_ref.size
+    c = np.sqrt(n) if K.name == "linf" else n ** max(1 / K.q - 0.5, 0.0) if K.name == "lp" else 1.0
+    return float(lam * c * dist_tol * np.linalg.norm(x_ref))
 
 LAM = 0.5
 
@@ -109,14 +144,15 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             dist = float(np.linalg.norm(x - ref.x) / max(np.linalg.norm(ref.x), 1e-12))
             lab = f"K={kappa_label(K)}, f={f.name}"
             lev_l, lev_r = (_level(K, x, LAM), _level(K, ref.x, LAM)) if K.bounded_domain else (np.nan, np.nan)
+            tol = hover_tol(lr_final, ref.x, LAM)
             cases.append(case(f"{lab}: ‖x_Lion − x_ref‖/‖x_ref‖ ({ref.method})", "tight", 0.0, dist,
-                              DIST_TOL, ref_kkt=ref.kkt, lr_final=lr_final,
+                              tol, ref_kkt=ref.kkt, lr_final=lr_final,
                               level_lion=lev_l, level_ref=lev_r, constraint=K.constraint))
             if K.bounded_domain and name != "logcosh":
                 # active constraint: the reference sits on the boundary (level 1) and so must Lion-K
                 cases.append(case(f"{lab}: constraint level λ‖x‖ of Lion-K vs reference "
                                   f"(ref active: {abs(lev_r - 1) < 1e-6})", "tight", lev_r, lev_l,
-                                  DIST_TOL))
+                                  level_tol(K, tol, ref.x, LAM)))
             series[f"{lab}/f_per_phase"] = fvals
             series[f"{lab}/x_lion"] = np.ravel(x)
             series[f"{lab}/x_ref"] = np.ravel(ref.x)
@@ -127,6 +163,8 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                   "spectral ball), constraint active where the reference has it active",
         reference="paper §3, §6 table; math file §3, §6", kind="tight", cases=cases,
         series={k: thin(v) for k, v in series.items()}, variant=variant, seed=seed, fast=fast,
-        tolerance_why=f"relative distance ≤ {DIST_TOL:g}: non-smooth K make the discrete map hover "
-                      "within O(lr_final) ≈ 1e-4 of its fixed point; references accurate to ≲ 1e-6",
+        tolerance_why="relative distance ≤ one step of the discrete map at lr_final, per case "
+                      "lr_final·√n·(max(1, λ‖x*‖∞) + λ‖x*‖∞)/‖x*‖₂ (non-smooth K hover within O(lr_final) "
+                      "of the fixed point; ~3e-4 in fast mode, ~4e-5 full); constraint level: the same "
+                      "distance through the norm's Lipschitz constant; references accurate to ≲ 1e-6",
         notes="constraint level = smallest s with λx/s ∈ D (1 = on the boundary)")

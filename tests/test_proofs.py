@@ -119,3 +119,16 @@ def test_claim3_nonsmooth_checks_have_teeth():
     nonsmooth = [c for c in wrong.cases
                  if c.label.startswith("(a) K=") and ("(filippov)" in c.label or "(moreau)" in c.label)]
     assert len(nonsmooth) == 7 and not any(c.passed for c in nonsmooth)
+
+
+def test_claim7_catches_a_radius_off_by_5e_4(monkeypatch):
+    """The per-case tolerance (one step of the map at lr_final) is tight enough that a reference
+    solved with radius ×1.0005 fails on the box cases."""
+    from proofs import references
+    orig = references.solve
+
+    def solve(K, f, lam, alpha=1.0, gamma=1.0, x0=None, radius_scale=1.0):
+        return orig(K, f, lam, alpha, gamma, x0, radius_scale * 1.0005)
+
+    monkeypatch.setattr(references, "solve", solve)
+    assert registry.get("7").check(fast=True, seed=0).verdict == "fail"
