@@ -11,7 +11,7 @@ from dynamics.kappa import Kappa
 from dynamics.errors import LionKError
 from dynamics.objectives import Objective
 
-__all__ = ["U", "CosineBump", "rng_for", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
+__all__ = ["U", "CosineBump", "rng_for", "saturating_directions", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
            "norm", "vector_kappas"]
 
 #: unit roundoff of float64
@@ -22,6 +22,19 @@ def rng_for(seed: int, *keys) -> np.random.Generator:
     """A generator that depends only on ``seed`` and the string form of ``keys`` (stable across runs)."""
     extra = [zlib.crc32(str(k).encode()) for k in keys]
     return np.random.default_rng([int(seed)] + extra)
+
+
+def saturating_directions(rng: np.random.Generator, d: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """A random unit vector u (d,) and a random 4×3 matrix U Vᵀ with orthonormal factors.
+
+    Starts and minimisers placed along u (l2), or along U Vᵀ (nuclear: all singular vectors
+    aligned), keep ∇K(m̃) on the face of D nearest to λx: the Phase 1 contraction is then exact.
+    """
+    u = rng.standard_normal(d)
+    u /= np.linalg.norm(u)
+    Uo, _ = np.linalg.qr(rng.standard_normal((4, 3)))
+    Vo, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    return u, Uo @ Vo.T
 
 
 def isotropic(center: np.ndarray, scale: float = 1.0) -> Objective:

@@ -30,7 +30,7 @@ from dynamics import objectives
 from dynamics import kappa as kappa_mod
 from dynamics.params import ODEParams
 
-from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin
+from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions
 from .record import case, make_check
 
 ID = "1"
@@ -89,11 +89,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     # (b) the rate is exactly λ where ∇K(m̃) stays on the nearest face
     rng = rng_for(seed, "claim1-tight")
     d = 6
-    u = rng.standard_normal(d)
-    u /= np.linalg.norm(u)
-    Uo, _ = np.linalg.qr(rng.standard_normal((4, 3)))
-    Vo, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    UV = Uo @ Vo.T
+    u, UV = saturating_directions(rng, d)
     pos = (3.0 + rng.uniform(size=d)) / lam
     setups = [("l1", pos, (30.0 + rng.uniform(size=d)) / lam, "same orthant"),
               ("relu", pos, (30.0 + rng.uniform(size=d)) / lam, "positive orthant"),

@@ -35,7 +35,7 @@ import numpy as np
 from dynamics import discrete, objectives
 from dynamics import kappa as kappa_mod
 
-from .common import U, check_variant, isotropic, kappa_label, norm, rng_for, thin
+from .common import U, check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions
 from .record import case, make_check
 
 ID = "2"
@@ -116,11 +116,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     # -- equality while ∇K saturates (constructed cases) ------------------------------------
     rng = rng_for(seed, "claim2-tight")
     d = 6
-    u = rng.standard_normal(d)
-    u /= np.linalg.norm(u)
-    Uo, _ = np.linalg.qr(rng.standard_normal((4, 3)))
-    Vo, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    UV = Uo @ Vo.T
+    u, UV = saturating_directions(rng, d)
     pos = (2.0 + rng.uniform(size=(B, d))) / lam
     tight_setups = [
         ("l1", {}, pos, (12.0 + rng.uniform(size=d)) / lam, "same orthant, minimiser far out"),
