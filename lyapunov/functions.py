@@ -41,20 +41,6 @@ def H(kappa, f_value, x, m, ode: ODEParams, c: float | None = None) -> np.ndarra
             + c * (ks + kappa.value(m) - kappa.inner(m, y)))
 
 
-def _hess_term(kappa, m, mdot, h=1e-6):
-    """⟨ṁ, ∇²K(m) ṁ⟩ by a central difference of ∇K along ṁ.
-
-    Kept for callers; no longer used by :func:`delta`: the second term of Δ is ε times this plus
-    o(ε), so it vanishes at ε = 0 (the math file's §4 remark on the limit is wrong).
-    """
-    n = np.sqrt(kappa.inner(mdot, mdot))
-    n = np.where(n > 0, n, 1.0)
-    shape = n.shape + (1,) * kappa.event_ndim
-    s = h / n.reshape(shape)
-    dg = (kappa.grad(m + s * mdot) - kappa.grad(m - s * mdot)) / (2 * s)
-    return kappa.inner(mdot, dg)
-
-
 def delta(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
     """Δ(x, m) ≥ 0, the rate at which H decreases (−dH/dt). Shape ``x.shape[:-event_ndim]``."""
     x = np.asarray(x, dtype=float)
