@@ -7,11 +7,12 @@ import zlib
 import numpy as np
 
 from dynamics import kappa as kappa_mod
+from dynamics import objectives
 from dynamics.kappa import Kappa
 from dynamics.errors import LionKError
 from dynamics.objectives import Objective
 
-__all__ = ["U", "CosineBump", "rng_for", "saturating_directions", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
+__all__ = ["U", "CosineBump", "rng_for", "objective_for", "saturating_directions", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
            "norm", "vector_kappas"]
 
 #: unit roundoff of float64
@@ -22,6 +23,17 @@ def rng_for(seed: int, *keys) -> np.random.Generator:
     """A generator that depends only on ``seed`` and the string form of ``keys`` (stable across runs)."""
     extra = [zlib.crc32(str(k).encode()) for k in keys]
     return np.random.default_rng([int(seed)] + extra)
+
+
+def objective_for(K, rng: np.random.Generator, fname: str = "quadratic", dim: int = 6) -> Objective:
+    """A seeded objective of K's state shape: ``matrix_lsq`` for matrix K, else ``fname`` in ``dim``.
+
+    Draws exactly one integer from ``rng`` (the objective's seed) in either case.
+    """
+    seed = int(rng.integers(1 << 30))
+    if K.event_ndim == 2:
+        return objectives.get("matrix_lsq", seed=seed)
+    return objectives.get(fname, dim=dim, seed=seed)
 
 
 def saturating_directions(rng: np.random.Generator, d: int = 6) -> tuple[np.ndarray, np.ndarray]:

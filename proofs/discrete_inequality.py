@@ -58,7 +58,7 @@ from dynamics.params import LionParams, ODEParams
 from lyapunov import functions as lf
 
 from . import references
-from .common import U, check_variant, kappa_label, rng_for, thin
+from .common import U, check_variant, kappa_label, rng_for, thin, objective_for
 from .record import case, make_check
 
 ID = "6"
@@ -129,10 +129,7 @@ def _inequality(fast, seed, variant):
             ident, dmin, smin = 0.0, np.inf, np.inf
             for trial in range(trials):
                 rng = rng_for(seed, "claim6", fname, K.name, trial)
-                if K.event_ndim == 2:
-                    f = objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30)))
-                else:
-                    f = objectives.get(fname, dim=6, seed=int(rng.integers(1 << 30)))
+                f = objective_for(K, rng, fname)
                 lam = float(rng.uniform(0.2, 2.0))
                 lr = float(10 ** rng.uniform(-3, -0.7))
                 b1 = float(rng.uniform(0, 0.95))

@@ -30,7 +30,7 @@ from dynamics import kappa as kappa_mod
 from dynamics.params import ODEParams
 
 from . import references
-from .common import check_variant, kappa_label, rng_for, thin
+from .common import check_variant, kappa_label, rng_for, thin, objective_for
 from .constraints import hover_tol, lion_limit
 from .record import case, make_check
 
@@ -64,12 +64,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 continue
             K = kappa_mod.get(name, **params)
             rng = rng_for(seed, "claim4", fname, name)
-            if K.event_ndim == 2:
-                if fname != "quadratic":
-                    continue
-                f = objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30)))
-            else:
-                f = objectives.get(fname, dim=6, seed=int(rng.integers(1 << 30)))
+            if K.event_ndim == 2 and fname != "quadratic":
+                continue
+            f = objective_for(K, rng, fname)
             ref = references.solve(K, f, lam_ref)
             x0 = rng.standard_normal((1,) + f.shape)
             tr = ode.simulate(K, f.grad, x0, params=P, t_span=(0.0, T), t_eval=np.linspace(0, T, 201),

@@ -32,12 +32,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import cumulative_simpson
 
-from dynamics import objectives
 from dynamics import kappa as kappa_mod
 from dynamics.params import ODEParams
 from lyapunov import functions as lf
 
-from .common import CosineBump, check_variant, kappa_label, rng_for, thin
+from .common import CosineBump, check_variant, kappa_label, rng_for, thin, objective_for
 from .record import case, make_check
 
 ID = "3"
@@ -115,12 +114,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 if name != "logcosh":
                     continue  # one setting suffices: the broken K replaces a smooth catalogue K
                 K = CosineBump(2.0)
-            if K.event_ndim == 2:
-                if fname != "quadratic":
-                    continue
-                f = objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30)))
-            else:
-                f = objectives.get(fname, dim=6, seed=int(rng.integers(1 << 30)))
+            if K.event_ndim == 2 and fname != "quadratic":
+                continue
+            f = objective_for(K, rng, fname)
             eps = float(rng.uniform(0.1, 1.0))
             if K.smooth:
                 P = ODEParams(alpha=1.0, gamma=1.0, eps=eps, lam=lam)

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import objectives
 from dynamics import kappa as kappa_mod
 from dynamics.params import ODEParams
 
-from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions
+from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions, objective_for
 from .record import case, make_check
 
 ID = "1"
@@ -71,10 +70,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     for name, params in kappas:
         K = kappa_mod.get(name, **params)
         rng = rng_for(seed, "claim1", name)
-        if K.event_ndim == 2:
-            f = objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30)))
-        else:
-            f = objectives.get("quadratic", dim=6, seed=int(rng.integers(1 << 30)))
+        f = objective_for(K, rng)
         x0 = (4.0 / lam) * rng.standard_normal((B,) + f.shape)
         tr = ode.simulate(K, f.grad, x0, params=P, t_span=(0.0, T), t_eval=te, rtol=RTOL, atol=ATOL)
         dist = K.dual_dist(lam * tr.x)  # (n, B)
@@ -115,8 +111,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     for name, params in kappas[:5]:
         K = kappa_mod.get(name, **params)
         rng = rng_for(seed, "claim1-inv", name)
-        f = (objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30))) if K.event_ndim == 2 else
-             objectives.get("quadratic", dim=6, seed=int(rng.integers(1 << 30))))
+        f = objective_for(K, rng)
         x0 = K.dual_project(rng.uniform(-2, 2, (B,) + f.shape)) / lam  # on or inside the boundary
         m0 = 3.0 * rng.standard_normal(x0.shape)
         tr = ode.simulate(K, f.grad, x0, m0=m0, params=P, t_span=(0.0, T_long),

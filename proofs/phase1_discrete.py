@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import discrete, objectives
+from dynamics import discrete
 from dynamics import kappa as kappa_mod
 
-from .common import U, check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions
+from .common import U, check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions, objective_for
 from .record import case, make_check
 
 ID = "2"
@@ -97,10 +97,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             rng = rng_for(seed, "claim2", K.name, decay, el)
             b1 = rng.uniform(0.0, 0.95)
             b2 = rng.uniform(0.9, 0.999)
-            if K.event_ndim == 2:
-                f = objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30)))
-            else:
-                f = objectives.get("quadratic", dim=6, seed=int(rng.integers(1 << 30)))
+            f = objective_for(K, rng)
             x0 = (4.0 / lam) * rng.standard_normal((B,) + f.shape)
             lr = el / lam
             r, valid, sat, dist, rho = _one(K, f, x0, lr, lam, (b1, b2), decay, steps, variant)

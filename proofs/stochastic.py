@@ -33,7 +33,7 @@ from dynamics import kappa as kappa_mod
 from lyapunov import functions as lf
 
 from . import references
-from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin
+from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin, objective_for
 from .record import case, make_check
 
 ID = "9"
@@ -62,10 +62,7 @@ def _phase1(fast, seed, variant):
         worst_r, worst_inv, n_inside = -np.inf, 0.0, 0
         for sigma in (1.0, 10.0):
             rng = rng_for(seed, "claim9", name, sigma)
-            if K.event_ndim == 2:
-                f = objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30)))
-            else:
-                f = objectives.get("quadratic", dim=6, seed=int(rng.integers(1 << 30)))
+            f = objective_for(K, rng)
             # half of the starts far outside D, half inside
             x0 = (4.0 / lam) * rng.standard_normal((B,) + f.shape)
             x0[B // 2:] = 0.9 * K.dual_project(lam * x0[B // 2:]) / lam
