@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dynamics import discrete, objectives  # noqa: E402
-from dynamics.atomic import atomic_write_text  # noqa: E402
-from dynamics.discrete import _update_inplace  # noqa: E402
-from dynamics.kappa import L1  # noqa: E402
-from dynamics.params import LionParams  # noqa: E402
+from lionk.dynamics import discrete, objectives  # noqa: E402
+from lionk.atomic import atomic_write_text  # noqa: E402
+from lionk.dynamics.discrete import _update_inplace  # noqa: E402
+from lionk.dynamics.kappa import L1  # noqa: E402
+from lionk.dynamics.params import LionParams  # noqa: E402
 
 
 def best_of(fn, repeats):

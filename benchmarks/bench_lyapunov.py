@@ -4,9 +4,9 @@
 
 1. Throughput of Δ and dH/dt on (n, d) batches, d = 10 and d = 1000, K = logcosh(δ = 0.5) and
    huber(δ = 0.7) (piecewise), three ways:
-   * compiled: ``lyapunov.compiled`` (sympy ``lambdify(cse=True)`` of the per-coordinate
+   * compiled: ``lionk.lyapunov.compiled`` (sympy ``lambdify(cse=True)`` of the per-coordinate
      densities, compiled once and cached);
-   * hand-written: ``lyapunov.functions`` (numpy over the Kappa methods);
+   * hand-written: ``lionk.lyapunov.functions`` (numpy over the Kappa methods);
    * un-compiled sympy: the same per-coordinate density expressions evaluated with
      ``expr.subs(...).evalf()`` coordinate by coordinate (only a few states: it is slow; its
      states/s is measured on those).
@@ -32,10 +32,10 @@ import sympy as sp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dynamics import kappa as kappa_mod  # noqa: E402
-from dynamics import objectives  # noqa: E402
-from dynamics.params import ODEParams  # noqa: E402
-from lyapunov import compiled, functions, symbolic  # noqa: E402
+from lionk.dynamics import kappa as kappa_mod  # noqa: E402
+from lionk.dynamics import objectives  # noqa: E402
+from lionk.dynamics.params import ODEParams  # noqa: E402
+from lionk.lyapunov import compiled, functions, symbolic  # noqa: E402
 
 ODE = ODEParams(alpha=1.0, gamma=2.0, eps=0.3, lam=0.5)
 
@@ -125,12 +125,12 @@ def main():
               f"spec object): {t_cached * 1e6:.2f} µs (ratio {t_first / t_cached:.3g}); cached call with an equal but "
               f"new spec (content key): {t_key * 1e6:.0f} µs.", "",
               "Verdict: the compiled densities run at the speed of the hand-written numpy of "
-              "`lyapunov.functions` (ratio 0.5-1: the Piecewise of huber becomes `numpy.select`, slower than "
+              "`lionk.lyapunov.functions` (ratio 0.5-1: the Piecewise of huber becomes `numpy.select`, slower than "
               "`clip`), and 1e4-1e5 times faster than evaluating the sympy expressions. The hot paths "
               "(`lionk verify`, proofs, ODE checks) therefore keep using the hand-written functions; a user "
               "expression K (`ExprKappa`) lambdifies k, k', k*, (k*)' once at construction, so the same "
               "hand-written functions run on it without sympy in the loop. The fused compiled densities stay "
-              "available as `lyapunov.compiled` (and give `lionk derive` its per-coordinate formulas).", ""]
+              "available as `lionk.lyapunov.compiled` (and give `lionk derive` its per-coordinate formulas).", ""]
     # 3. symbolic derivations and the catalogue
     rows = []
     for label, fn in (("generic identity, d = 2", lambda: symbolic.generic_identity(2)),
@@ -156,7 +156,7 @@ def main():
               f"and 3 RK4 trajectories of 200 steps per K): exit {proc.returncode}, wall time {wall:.1f} s "
               f"(budget: 30 s on 2 cores). Its last line: `{last}`.", ""]
     out = ROOT / "benchmarks" / "results" / "lyapunov.md"
-    from dynamics.atomic import atomic_write_text
+    from lionk.atomic import atomic_write_text
 
     atomic_write_text(out, "\n".join(lines))
     print("\n".join(lines))

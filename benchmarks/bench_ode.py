@@ -7,21 +7,21 @@ condition number 10), α = γ = 1, ε = 0.1 (the ODE of Lion with β1 = 0.9), λ
 ‖x‖∞ ≤ 5), x0 = m0 = 0, t ∈ [0, 50]. The minimiser of f has 9 of its 10 coordinates inside the
 box, so 9 coordinates end on a sliding surface m̃_i ≡ 0.
 
-* Reference: ``dynamics.ode.simulate(method="filippov")`` at rtol 1e-12, atol 1e-14 with the exact
+* Reference: ``lionk.dynamics.ode.simulate(method="filippov")`` at rtol 1e-12, atol 1e-14 with the exact
   Hessian-vector product. Cross-checked against two independent computations: the Moreau-smoothed
   flow with Richardson extrapolation (``method="moreau"``) and the discrete Lion map at lr = 1e-4
   with the §2 mapping (first-order convergent, so its distance is O(lr)).
 * Ours: ``method="filippov"`` at rtol 1e-8, atol 1e-10, with finite-difference Hessian-vector
   products (the generic path, charged in gradient evaluations) and with the exact one.
 * Plain solvers: scipy's RK45 and LSODA solver classes on the raw discontinuous field
-  (``dynamics.field.vector_field``), rtol 1e-8, atol 1e-10, stepped until t = 50 or until a budget
+  (``lionk.dynamics.field.vector_field``), rtol 1e-8, atol 1e-10, stepped until t = 50 or until a budget
   of right-hand-side evaluations is spent (they stall at the first sliding onset, so the budget
   is what ends them). Their error is measured against the reference at their own step points,
   on the interval they reached.
 * A second, short window t ∈ [0, T1] that ends before the first sliding onset (only transversal
   crossings), where the plain solvers finish, compares costs at equal-or-better error.
 
-Lyapunov check: H of ``lyapunov.functions.H`` along each trajectory (ours: on 20,001 dense-output
+Lyapunov check: H of ``lionk.lyapunov.functions.H`` along each trajectory (ours: on 20,001 dense-output
 points; plain solvers: at every step). "Rise" = max_k H(t_k) − min_{j<k} H(t_j); it is compared
 with the tolerance scale rtol·max|H| + atol.
 """
@@ -39,11 +39,11 @@ from scipy.integrate import LSODA, RK45
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dynamics import discrete, kappa, objectives, ode  # noqa: E402
-from dynamics.atomic import atomic_write_text  # noqa: E402
-from dynamics.field import vector_field  # noqa: E402
-from dynamics.params import ODEParams, discrete_from_ode  # noqa: E402
-from lyapunov.functions import H  # noqa: E402
+from lionk.dynamics import discrete, kappa, objectives, ode  # noqa: E402
+from lionk.atomic import atomic_write_text  # noqa: E402
+from lionk.dynamics.field import vector_field  # noqa: E402
+from lionk.dynamics.params import ODEParams, discrete_from_ode  # noqa: E402
+from lionk.lyapunov.functions import H  # noqa: E402
 
 P = ODEParams(alpha=1.0, gamma=1.0, eps=0.1, lam=0.2)
 T = 50.0

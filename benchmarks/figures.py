@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dynamics.atomic import atomic_write_text
+from lionk.atomic import atomic_write_text
 from lionk import figures
 
 

@@ -11,7 +11,7 @@ Lion store). One step with gradient ``g = ∇f(x_t)``, learning rate ``lr`` (the
 
 With K = l1 (∇K = sign, sign(0) = 0) and explicit decay this is exactly Lion(lr, betas, wd).
 The map is explicit Euler with step ``lr`` for the ODE with α = γ = (1 − β2)/lr,
-ε = lr(1 − β1)/(1 − β2), λ = weight_decay (see :mod:`dynamics.params`).
+ε = lr(1 − β1)/(1 − β2), λ = weight_decay (see :mod:`lionk.dynamics.params`).
 
 Two interfaces:
 
@@ -33,7 +33,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import kappa as kappa_mod
-from .errors import LionKError, LionKWarning, check_finite
+from lionk.errors import LionKError, LionKWarning, check_finite
 from .objectives import Objective
 from .params import LionParams, ODEParams
 

@@ -46,7 +46,7 @@ points; exact up to rounding for quadratic f, O(h²) ≈ 1e-11 relative otherwis
 
 Requires ε > 0: with ε = 0, d m̃_i/dt = ṁ_i does not depend on s, so m̃_i = 0 is not a
 first-order sliding surface (the exact solution switches infinitely often near it); use the
-smoothing method of :mod:`dynamics.ode` there.
+smoothing method of :mod:`lionk.dynamics.ode` there.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ import numpy as np
 from scipy.integrate import OdeSolution, solve_ivp
 from scipy.optimize import brentq
 
-from .errors import LionKError, NonFiniteError
+from lionk.errors import LionKError, NonFiniteError
 from .params import ODEParams
 
 __all__ = ["SeparableFilippov", "MemberRun", "KINK_VALUES"]
@@ -73,7 +73,7 @@ _S_TOL = 1e-10  # slack on [lo, hi] when deciding whether an equivalent control 
 
 @dataclass
 class MemberRun:
-    """Result of integrating one initial state (internal record, assembled by dynamics.ode)."""
+    """Result of integrating one initial state (internal record, assembled by lionk.dynamics.ode)."""
 
     sol: OdeSolution
     ts: np.ndarray

@@ -5,7 +5,7 @@ uses, its convex conjugate ``K*`` and the distance to ``D = closure(dom K*)``. E
 vectorised over leading batch axes: vector K take arrays of shape ``(..., d)``, the matrix K
 (``nuclear``) takes ``(..., n, p)``; scalar results have shape ``(...)``.
 
->>> from dynamics import kappa
+>>> from lionk.dynamics import kappa
 >>> K = kappa.get("l1")
 >>> K.grad(np.array([[-2.0, 0.0, 3.0]]))
 array([[-1.,  0.,  1.]])
@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import LionKError
+from lionk.errors import LionKError
 
 __all__ = [
     "Kappa",

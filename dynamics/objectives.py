@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import LionKError
+from lionk.errors import LionKError
 
 __all__ = ["Objective", "NAMES", "get"]
 

@@ -14,7 +14,7 @@ Methods (``method=``) and why each is the default where it is
   whole batch is one flat system (one vectorised ∇f call per evaluation). For stiff settings
   (logcosh/huber with small δ and ε > 0) pass ``"Radau"`` or ``"LSODA"``; implicit methods get the
   block-diagonal Jacobian sparsity of the batch.
-* **l1, relu with ε > 0**: default ``"filippov"`` (:mod:`dynamics.filippov`): event location at
+* **l1, relu with ε > 0**: default ``"filippov"`` (:mod:`lionk.dynamics.filippov`): event location at
   every kink crossing m̃_i = 0 and an explicit sliding mode with Filippov's (equivalent-control)
   value of ∇K_i while m̃_i ≡ 0. Between events the field is as smooth as f, so DOP853 keeps its
   order; nothing ever steps across a discontinuity, so there is no chattering, and the sliding
@@ -49,7 +49,7 @@ from scipy.integrate import solve_ivp
 from scipy.sparse import csr_matrix
 
 from . import kappa as kappa_mod
-from .errors import LionKError, LionKWarning, NonFiniteError, check_finite
+from lionk.errors import LionKError, LionKWarning, NonFiniteError, check_finite
 from .field import vector_field
 from .filippov import KINK_VALUES, SeparableFilippov
 from .objectives import Objective

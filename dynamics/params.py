@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-from .errors import LionKError, LionKWarning, check_positive
+from lionk.errors import LionKError, LionKWarning, check_positive
 
 __all__ = ["LionParams", "ODEParams", "ode_from_discrete", "discrete_from_ode"]
 

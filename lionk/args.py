@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 
-from dynamics import kappa as kappa_mod
-from dynamics.atomic import atomic_write_text
-from dynamics.errors import LionKError
-from dynamics.params import LionParams, ODEParams, ode_from_discrete
+from lionk.dynamics import kappa as kappa_mod
+from lionk.atomic import atomic_write_text
+from lionk.errors import LionKError
+from lionk.dynamics.params import LionParams, ODEParams, ode_from_discrete
 
 __all__ = [
     "finite_float", "positive_int", "seed_int", "add_kappa_args", "kappa_from_args", "parse_params",
@@ -97,11 +97,11 @@ def kappa_from_args(args):
     expr = getattr(args, "kappa_expr", None)
     name = getattr(args, "kappa", None)
     if expr is not None:
-        from lyapunov import user_kappa
+        from lionk.lyapunov import user_kappa
 
         return user_kappa.from_expression(expr, **params)
     if name is not None and ":" in name:
-        from lyapunov import user_kappa
+        from lionk.lyapunov import user_kappa
 
         return user_kappa.from_object(name, **params)
     if name is None:

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from dynamics.errors import LionKError
+from lionk.errors import LionKError
 
 #: Sub-command modules, in the order ``lionk --help`` lists them.
 COMMANDS = ["simulate", "derive", "discover", "verify", "reproduce", "figures", "check"]

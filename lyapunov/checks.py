@@ -1,4 +1,4 @@
-"""Checks of Lion-K's guarantees on a run: the logic behind ``lionk check`` and :mod:`lyapunov.testing`.
+"""Checks of Lion-K's guarantees on a run: the logic behind ``lionk check`` and :mod:`lionk.lyapunov.testing`.
 
 Every check returns a :class:`Check` record (which check, pass/fail/skip, how many steps and states
 it looked at, the worst margin, the first failing step and state). A margin is "how far inside the
@@ -71,11 +71,11 @@ from typing import Callable
 
 import numpy as np
 
-from dynamics import discrete as discrete_mod
-from dynamics import kappa as kappa_mod
-from dynamics import objectives as objectives_mod
-from dynamics.errors import LionKError, NonFiniteError
-from dynamics.params import LionParams, ODEParams
+from lionk.dynamics import discrete as discrete_mod
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics import objectives as objectives_mod
+from lionk.errors import LionKError, NonFiniteError
+from lionk.dynamics.params import LionParams, ODEParams
 
 __all__ = [
     "TOL", "ODE_TOL", "auto_tol", "PASS", "FAIL", "SKIP", "Check", "CheckReport", "RunSetup",
@@ -443,7 +443,7 @@ class _UserObjective:
 
 
 def load_objective(spec: str, *, dim: int | None = None, shape: tuple | None = None, seed: int = 0):
-    """An :class:`~dynamics.objectives.Objective` from a catalogue name or ``module:attr``.
+    """An :class:`~lionk.dynamics.objectives.Objective` from a catalogue name or ``module:attr``.
 
     ``module:attr`` may name an ``Objective``, an object with callable ``value`` and ``grad``
     (vectorised over leading axes; optional ``L``), or a function ``fn(x) -> (value, grad)`` for one
@@ -935,7 +935,7 @@ def check_simulated_discrete(K, objective, x0, *, lr, beta1=0.9, beta2=0.99, wei
     """Run discrete Lion-K from ``x0`` (shape (B, *event)) and check it (see :func:`check_discrete_run`;
     ``advice`` may contain ``{steps}``, replaced by the number of steps Phase 1 needs).
 
-    ``objective`` is an :class:`~dynamics.objectives.Objective` (its ``L`` is used unless ``L`` is
+    ``objective`` is an :class:`~lionk.dynamics.objectives.Objective` (its ``L`` is used unless ``L`` is
     given) or a gradient callable (then ``lyapunov_discrete_L`` is skipped).
     """
     p = LionParams(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay)
@@ -1015,14 +1015,14 @@ def check_ode(K, objective, x0, ode: ODEParams, *, t_end: float, n_eval: int = 2
         checked, entry for ``stays_in_D_ode``); default ``min(tol, ODE_TOL)``, so that a loose check
         tolerance does not count states outside D as inside.
     rtol, atol, method
-        Passed to :func:`dynamics.ode.simulate`.
+        Passed to :func:`lionk.dynamics.ode.simulate`.
     max_seconds : float, optional
         Wall-clock budget of the integration; :class:`BudgetExceeded` (a LionKError) beyond it.
     """
     try:
-        from dynamics import ode as ode_mod
+        from lionk.dynamics import ode as ode_mod
     except ImportError:  # pragma: no cover - the ODE module is part of the package
-        return [Check("lyapunov_ode", "ode", SKIP, "", tol, detail="dynamics.ode is not available")]
+        return [Check("lyapunov_ode", "ode", SKIP, "", tol, detail="lionk.dynamics.ode is not available")]
     ode.require_lyapunov()
     if not (math.isfinite(t_end) and t_end > 0):
         raise LionKError(f"the ODE horizon must be finite and > 0, got {t_end}")

@@ -1,13 +1,13 @@
 """Vectorised numpy versions of H, Δ and dH/dt compiled once from a symbolic separable K.
 
-For a separable K (:class:`~lyapunov.symbolic.SeparableSpec`) all three quantities are sums over
+For a separable K (:class:`~lionk.lyapunov.symbolic.SeparableSpec`) all three quantities are sums over
 coordinates of one scalar expression in ``(x_i, m_i, g_i)`` (``g = ∇f(x)``) and the ODE
 parameters. That scalar expression is built with sympy from the spec (k, k', k*, (k*)'), compiled
 with ``sympy.lambdify(..., cse=True)`` over array arguments, and cached by the spec's content; it
 is then evaluated on whole ``(n, d)`` batches. sympy never runs in the hot path.
 
->>> from dynamics import kappa
->>> from lyapunov import symbolic
+>>> from lionk.dynamics import kappa
+>>> from lionk.lyapunov import symbolic
 >>> C = compile_spec(symbolic.catalogue_spec(kappa.get("logcosh")))
 >>> C.delta(x, m, g, ode)            # doctest: +SKIP   shape (n,)
 """
@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from dynamics.params import ODEParams
+from lionk.dynamics.params import ODEParams
 
 from .symbolic import SeparableSpec
 

@@ -1,6 +1,6 @@
 """Counterexamples to "H is a Lyapunov function" when a hypothesis fails (εγ > 1, non-monotone ∇K).
 
-:func:`find_counterexample` maximises ``dH/dt`` (chain rule, :func:`lyapunov.functions.dH_dt`) over
+:func:`find_counterexample` maximises ``dH/dt`` (chain rule, :func:`lionk.lyapunov.functions.dH_dt`) over
 states ``(x, m)`` with ``scipy.optimize.minimize`` (Powell, derivative-free because ∇K may be
 discontinuous) from several seeded random starts, inside a box (dH/dt is not bounded above on the
 whole space), with λx kept strictly inside dom K* (:func:`dual_interior`: outside it H = +inf and
@@ -21,8 +21,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize
 
-from dynamics.errors import LionKError
-from dynamics.params import ODEParams
+from lionk.errors import LionKError
+from lionk.dynamics.params import ODEParams
 
 from . import functions
 from .trajectory import rk4_path
@@ -97,7 +97,7 @@ class DualInterior(NamedTuple):
 def dual_interior(K, shape) -> DualInterior:
     """Where D = closure(dom K*) is, for sampling states with λx inside it (see :class:`DualInterior`).
 
-    A separable user K (:class:`~lyapunov.user_kappa.ExprKappa`) gives its bounds [lo, hi] per
+    A separable user K (:class:`~lionk.lyapunov.user_kappa.ExprKappa`) gives its bounds [lo, hi] per
     coordinate; the centre is their midpoint, or 1 inside a finite end of a half-line. Any other K
     is projected with ``K.dual_project`` towards ``dual_project(0)``, unless it says its domain is
     unbounded and its projection leaves a far point unchanged (then D = R^d).

@@ -1,7 +1,7 @@
 """Numeric Lyapunov functions of Lion-K: H, Δ and dH/dt (continuous, §4) and H_d, Δ_t (discrete, §5b).
 
 Hand-written numpy over batches (the hot path used by simulations, proofs and ``lionk check``);
-the symbolic engine in :mod:`lyapunov.symbolic` derives the same formulas and checks them.
+the symbolic engine in :mod:`lionk.lyapunov.symbolic` derives the same formulas and checks them.
 
 Continuous time, for K and K* differentiable where evaluated::
 
@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dynamics.field import vector_field
-from dynamics.params import LionParams, ODEParams
+from lionk.dynamics.field import vector_field
+from lionk.dynamics.params import LionParams, ODEParams
 
 __all__ = ["H", "delta", "dH_dt", "DiscreteStepTerms", "H_discrete", "discrete_step_terms"]
 

@@ -18,7 +18,7 @@ Three derivations, each returning a named record with sympy expressions and a ve
 :func:`concrete_identity` substitutes a concrete separable K (a :class:`SeparableSpec`, one smooth
 piece at a time) and proves the identity for it; :func:`catalogue_spec` gives the specs of the
 smooth separable catalogue K (quadratic, logcosh, huber). Non-smooth and non-separable K are
-checked numerically by :mod:`lyapunov.verify`.
+checked numerically by :mod:`lionk.lyapunov.verify`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import NamedTuple
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from dynamics.errors import LionKError
+from lionk.errors import LionKError
 
 __all__ = [
     "Piece", "SeparableSpec", "MonotoneTerm", "DISCOVERY_NAMES", "IdentityResult", "DiscoveryResult", "DiscreteResult",
@@ -369,7 +369,7 @@ class ZeroTest(NamedTuple):
     its time budget, so the test is neither a proof nor a refutation (``zero`` is then False and
     ``residual`` a placeholder symbol naming the budget). Otherwise ``residual`` is sympy's
     simplified non-zero residual (sympy's ``simplify`` is not a decision procedure: a non-zero
-    residual is a failure to prove, which the numerical checks of :mod:`lyapunov.verify` weigh).
+    residual is a failure to prove, which the numerical checks of :mod:`lionk.lyapunov.verify` weigh).
     """
 
     zero: bool

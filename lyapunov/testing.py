@@ -1,12 +1,12 @@
 """pytest helpers: put Lion-K's guarantees in a user's own test suite.
 
->>> from lyapunov.testing import assert_lyapunov_nonincreasing, assert_constraint_reached
+>>> from lionk.lyapunov.testing import assert_lyapunov_nonincreasing, assert_constraint_reached
 >>> assert_lyapunov_nonincreasing("l1", f.grad, x0, lr=0.05, weight_decay=0.5)      # doctest: +SKIP
 >>> assert_constraint_reached("l2", f.grad, x0, lr=0.05, weight_decay=0.5)          # doctest: +SKIP
 
 Both run Lion-K from ``x0`` and raise ``AssertionError`` whose message is the same report
 ``lionk check`` prints (each check, the first failing step and state, the margins). On success they
-return the :class:`~lyapunov.checks.CheckReport`.
+return the :class:`~lionk.lyapunov.checks.CheckReport`.
 
 Hyper-parameters in either vocabulary, as keyword arguments: practitioners' ``lr``, ``beta1``,
 ``beta2``, ``weight_decay`` (defaults 0.9, 0.99 for the betas) or the paper's ODE ``alpha``,
@@ -20,10 +20,10 @@ import math
 
 import numpy as np
 
-from dynamics import kappa as kappa_mod
-from dynamics import objectives as objectives_mod
-from dynamics.errors import LionKError
-from dynamics.params import LionParams, ODEParams, ode_from_discrete
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics import objectives as objectives_mod
+from lionk.errors import LionKError
+from lionk.dynamics.params import LionParams, ODEParams, ode_from_discrete
 
 from . import checks
 
@@ -120,7 +120,7 @@ def assert_lyapunov_nonincreasing(kappa, grad, x0, *, value=None, L=None, mode="
     m0 : array_like, optional
         Initial momentum, paper convention (tracks −∇f); zeros by default.
     tol, ode_tol : float
-        Absolute tolerances (see :data:`lyapunov.checks.TOL`, :data:`lyapunov.checks.ODE_TOL`).
+        Absolute tolerances (see :data:`lionk.lyapunov.checks.TOL`, :data:`lionk.lyapunov.checks.ODE_TOL`).
     **params
         ``lr, beta1, beta2, weight_decay`` or ``alpha, gamma, eps, lam``.
 
@@ -132,7 +132,7 @@ def assert_lyapunov_nonincreasing(kappa, grad, x0, *, value=None, L=None, mode="
     ------
     AssertionError
         A check failed, or the report is INCONCLUSIVE: a core check (the Lyapunov decrease or
-        Phase 1, :data:`lyapunov.checks.CORE_CHECKS`) evaluated nothing (λx never in D for a whole
+        Phase 1, :data:`lionk.lyapunov.checks.CORE_CHECKS`) evaluated nothing (λx never in D for a whole
         step, β1 ≥ β2), or Δ ≥ 0 checked nothing; the message is the ``lionk check`` report and
         says what to change.
     """

@@ -1,8 +1,8 @@
 """A small fixed-step RK4 integrator of the Lion-K ODE and the finite-difference check of dH/dt = −Δ.
 
-Kept inside :mod:`lyapunov` (rather than using ``dynamics.ode``) so that the check of the Lyapunov
+Kept inside :mod:`lyapunov` (rather than using ``lionk.dynamics.ode``) so that the check of the Lyapunov
 identity is independent of the production ODE solver: the integrator here is the classical RK4
-written out in a few lines, on top of :func:`dynamics.field.vector_field`.
+written out in a few lines, on top of :func:`lionk.dynamics.field.vector_field`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dynamics.field import vector_field
-from dynamics.params import ODEParams
+from lionk.dynamics.field import vector_field
+from lionk.dynamics.params import ODEParams
 
 from . import functions
 

@@ -1,7 +1,7 @@
 """User-supplied K: from a one-variable expression (separable K) or from a Python object.
 
 ``from_expression("log(cosh(u))")`` builds a :class:`ExprKappa`, a subclass of
-:class:`dynamics.kappa.Kappa` (so the whole toolkit accepts it), with K(m) = Σ k(m_i):
+:class:`lionk.dynamics.kappa.Kappa` (so the whole toolkit accepts it), with K(m) = Σ k(m_i):
 
 1. **Safe parsing.** The text is parsed by Python's ``ast`` (never evaluated) and every node is
    checked against a whitelist: numbers, the variable ``u``, parameter names given as keyword
@@ -39,8 +39,8 @@ import numpy as np
 import sympy as sp
 from sympy.parsing.sympy_parser import parse_expr, rationalize, standard_transformations
 
-from dynamics.errors import LionKError
-from dynamics.kappa import Kappa
+from lionk.errors import LionKError
+from lionk.dynamics.kappa import Kappa
 
 from .symbolic import Piece, SeparableSpec, _Timeout, _time_limit
 
@@ -469,7 +469,7 @@ class ExprKappa(Kappa):
     Extra attributes: ``expr`` (k), ``dexpr`` (k' as sympy gives it), ``kinks``/``selection``
     (∇K values at the kinks), ``kstar_expr``/``dkstar_expr`` (closed form, Piecewise, or None),
     ``domain`` (lo, hi) of D = closure(dom K*), ``convexity`` and ``conj_method`` (evidence
-    strings), ``sym_spec`` (:class:`~lyapunov.symbolic.SeparableSpec` for the symbolic proof, or
+    strings), ``sym_spec`` (:class:`~lionk.lyapunov.symbolic.SeparableSpec` for the symbolic proof, or
     None when the conjugate is numerical).
     """
 
@@ -792,7 +792,7 @@ def from_object(spec: str, check_convex: bool = True, **params) -> Kappa:
     obj = getattr(mod, attr)
     if isinstance(obj, type):
         if not issubclass(obj, Kappa):
-            raise LionKError(f"{spec} is a class but not a subclass of dynamics.kappa.Kappa")
+            raise LionKError(f"{spec} is a class but not a subclass of lionk.dynamics.kappa.Kappa")
         try:
             K = obj(**params)
         except LionKError:

@@ -12,9 +12,9 @@
    sampled value of each.
 4. **Numerical checks**: ``|dH/dt + Δ|`` relative to the size of the terms on sampled states with
    λx inside D, and the finite-difference dH/dt along short RK4 trajectories (in units of the
-   tolerance, :mod:`lyapunov.trajectory`).
+   tolerance, :mod:`lionk.lyapunov.trajectory`).
 5. **Verdict** and, when it fails, a counterexample state with dH/dt > 0
-   (:mod:`lyapunov.counterexample`).
+   (:mod:`lionk.lyapunov.counterexample`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from dynamics import kappa as kappa_mod
-from dynamics import objectives
-from dynamics.errors import LionKError
-from dynamics.params import LionParams, ODEParams
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics import objectives
+from lionk.errors import LionKError
+from lionk.dynamics.params import LionParams, ODEParams
 
 from . import functions, symbolic
 from .counterexample import Counterexample, dual_interior, find_counterexample
@@ -106,7 +106,7 @@ def _states(K, f, ode: ODEParams, n: int, rng, frac: float = 0.9):
     """n states with λx strictly inside D and m ~ 2·N(0, 1).
 
     λx = c + frac·(P_D(z) − c) with z ~ 2·N(0, 1) and c a point inside D
-    (:func:`lyapunov.counterexample.dual_interior`; λx = z when D = R^d).
+    (:func:`lionk.lyapunov.counterexample.dual_interior`; λx = z when D = R^d).
     """
     shape = (n,) + tuple(f.shape)
     z = 2.0 * rng.standard_normal(shape)

@@ -6,11 +6,11 @@ import zlib
 
 import numpy as np
 
-from dynamics import kappa as kappa_mod
-from dynamics import objectives
-from dynamics.kappa import Kappa
-from dynamics.errors import LionKError
-from dynamics.objectives import Objective
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics import objectives
+from lionk.dynamics.kappa import Kappa
+from lionk.errors import LionKError
+from lionk.dynamics.objectives import Objective
 
 __all__ = ["U", "CosineBump", "rng_for", "objective_for", "saturating_directions", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
            "norm", "vector_kappas"]

@@ -20,7 +20,7 @@ Reference
 
 Measured
     per K and f: ‖x_Lion − x_ref‖/‖x_ref‖ (tight, 0) against an independent solver
-    (:mod:`proofs.references`: L-BFGS-B for boxes, SLSQP for balls, projected gradient with SVD
+    (:mod:`lionk.proofs.references`: L-BFGS-B for boxes, SLSQP for balls, projected gradient with SVD
     clipping for the spectral ball, BFGS in tanh coordinates for logcosh), and the constraint
     level λ·‖x‖ of both (tight: equal).
 
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import discrete, objectives
-from dynamics import kappa as kappa_mod
+from lionk.dynamics import discrete, objectives
+from lionk.dynamics import kappa as kappa_mod
 
 from . import references
 from .common import check_variant, kappa_label, thin
@@ -119,7 +119,7 @@ def _level(K, x, lam):
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 7; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 7; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     radius_scale = 2.0 if variant == "wrong_lambda" else 1.0
     phases = 6 if fast else 9

@@ -36,10 +36,10 @@ Exactness of (a)
                                                                               0 for indicator K*)
     the step satisfies exactly
         dH + εΔ − (Lε²/2)‖u‖² + s_f + (1 + λC)/λ · s_K* + C · s_K = 0,
-    weights as derived by :mod:`lyapunov.symbolic` (``lionk discover``: f 1, K* (β2 − ελ − 1)/
+    weights as derived by :mod:`lionk.lyapunov.symbolic` (``lionk discover``: f 1, K* (β2 − ελ − 1)/
     (λ(β1ελ + β2 − ελ − 1)) = (1 + λC)/λ, K β1ε/Q = C). The residual is checked to rounding,
     which pins εΔ from both sides; the slacks are computed here from the simulator's states,
-    independently of :func:`lyapunov.functions.discrete_step_terms`, and are checked ≥ 0 too, as
+    independently of :func:`lionk.lyapunov.functions.discrete_step_terms`, and are checked ≥ 0 too, as
     is εΔ_t itself.
 
 Broken variants: ``wrong_C``: H_d with 3·C instead of C — the inequality must then fail at some
@@ -52,10 +52,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import discrete, objectives
-from dynamics import kappa as kappa_mod
-from dynamics.params import LionParams, ODEParams
-from lyapunov import functions as lf
+from lionk.dynamics import discrete, objectives
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.params import LionParams, ODEParams
+from lionk.lyapunov import functions as lf
 
 from . import references
 from .common import U, check_variant, kappa_label, rng_for, thin, objective_for
@@ -226,7 +226,7 @@ def _defect_slope(fast, seed, variant):
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 6; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 6; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     c1, s1 = _inequality(fast, seed, variant)
     c2, s2 = _defect_slope(fast, seed, variant)

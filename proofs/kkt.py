@@ -15,7 +15,7 @@ Reference
 Measured
     per K and f: ‖x_T − x_ref‖/‖x_ref‖ (tight, 0) with x_ref from scipy.optimize (L-BFGS-B for the
     boxes, SLSQP for the balls, BFGS in tanh coordinates for logcosh) or projected gradient with
-    SVD clipping (spectral ball) — see :mod:`proofs.references` — and the natural KKT residual
+    SVD clipping (spectral ball) — see :mod:`lionk.proofs.references` — and the natural KKT residual
     ‖x − prox_h(x − ∇f(x))‖ of the limit (invariant, 0).
 
 Broken variant ``wrong_lambda``: the reference solves the problem with 1.5λ.
@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import objectives
-from dynamics import kappa as kappa_mod
-from dynamics.params import ODEParams
+from lionk.dynamics import objectives
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.params import ODEParams
 
 from . import references
 from .common import check_variant, kappa_label, rng_for, thin, objective_for
@@ -46,8 +46,8 @@ ODE_TOL = 1e-5
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 4; returns a :class:`~proofs.record.TheoremCheck`."""
-    from dynamics import ode
+    """Run claim 4; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+    from lionk.dynamics import ode
 
     check_variant(variant, VARIANTS)
     lam = 0.5

@@ -5,8 +5,8 @@ Statement
         non-smooth K);
     (b) for smooth K (quadratic, huber, logcosh), H(x_t, m_t) − H(x_0, m_0) = −∫_0^t Δ(x_s, m_s) ds
         at every recorded t, i.e. −dH/dt matches Δ pointwise along the trajectory (checked in
-        integrated form: Δ from :func:`lyapunov.functions.delta`, integrated by Simpson's rule on a
-        fine grid, against H from :func:`lyapunov.functions.H` on the solver's states).
+        integrated form: Δ from :func:`lionk.lyapunov.functions.delta`, integrated by Simpson's rule on a
+        fine grid, against H from :func:`lionk.lyapunov.functions.H` on the solver's states).
 
 Assumptions
     λ > 0, εγ ≤ 1, c = (1 − εγ)/(1 + ελ); λx_0 ∈ D (H is +∞ outside); f smooth (quadratic,
@@ -23,7 +23,7 @@ Exercising (a) for non-smooth K
     allowance), and ``wrong_c`` then fails for every non-smooth K too.
 
 Broken variants: ``wrong_c``: H with 3c instead of c (the identity fails, and H can increase);
-``nonconvex_K``: every K replaced by the non-convex :class:`~proofs.common.CosineBump`
+``nonconvex_K``: every K replaced by the non-convex :class:`~lionk.proofs.common.CosineBump`
 (∇K not monotone), for which H rises along trajectories.
 """
 
@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import cumulative_simpson
 
-from dynamics import kappa as kappa_mod
-from dynamics.params import ODEParams
-from lyapunov import functions as lf
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.params import ODEParams
+from lionk.lyapunov import functions as lf
 
 from .common import CosineBump, check_variant, kappa_label, rng_for, thin, objective_for
 from .record import case, make_check
@@ -70,9 +70,9 @@ KAPPAS = [("l1", {}), ("relu", {}), ("l2", {}), ("lp", {"p": 3.0}), ("linf", {})
 def trajectory(K, f, P, x0, m0, T, n, fine: bool = False, rtol=RTOL, atol=ATOL, delta=None):
     """Solve the ODE on a uniform grid of n points (2n − 1 if ``fine``) over [0, T].
 
-    ``delta`` is passed to :func:`dynamics.ode.simulate` (smoothing width of the Moreau method).
+    ``delta`` is passed to :func:`lionk.dynamics.ode.simulate` (smoothing width of the Moreau method).
     """
-    from dynamics import ode
+    from lionk.dynamics import ode
 
     te = np.linspace(0.0, T, 2 * n - 1 if fine else n)
     return ode.simulate(K, f.grad, x0, m0=m0, params=P, t_span=(0.0, T), t_eval=te, rtol=rtol, atol=atol,
@@ -99,7 +99,7 @@ def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 3; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 3; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     lam = 0.5
     B = 2 if fast else 4
@@ -164,5 +164,5 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                       f"(b) on solutions at rtol={RTOL_B:g}: Simpson error estimated by Richardson (as "
                       f"if 2nd order), doubled, plus 100·rtol·max|H|",
         notes="non-smooth K: Filippov/Moreau "
-              "solutions of dynamics.ode. Finding: at rtol=1e-8 DOP853 on huber has a global error in H "
+              "solutions of lionk.dynamics.ode. Finding: at rtol=1e-8 DOP853 on huber has a global error in H "
               "of ~2e-6·(H_0 − H_T) (200× rtol; ∇K is only Lipschitz), so (b) uses rtol=1e-11")

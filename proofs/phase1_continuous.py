@@ -12,7 +12,7 @@ Statement
 Assumptions
     λ > 0, any f and m_0 (the proof only uses ∇K(m̃) ∈ D: λx_t = e^{−λt}λx_0 + (1 − e^{−λt})·(an
     average of points of D)); the solution in Filippov's sense for non-smooth K
-    (:mod:`dynamics.ode`: event location + sliding mode for l1/relu, Moreau smoothing with
+    (:mod:`lionk.dynamics.ode`: event location + sliding mode for l1/relu, Moreau smoothing with
     Richardson extrapolation and an error estimate for l2/linf/nuclear).
 
 Reference
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import kappa as kappa_mod
-from dynamics.params import ODEParams
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.params import ODEParams
 
 from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions, objective_for
 from .record import case, make_check
@@ -53,8 +53,8 @@ def solver_tol(tr, lam):
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 1; returns a :class:`~proofs.record.TheoremCheck`."""
-    from dynamics import ode
+    """Run claim 1; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+    from lionk.dynamics import ode
 
     check_variant(variant, VARIANTS)
     lam = 0.5

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import discrete
-from dynamics import kappa as kappa_mod
+from lionk.dynamics import discrete
+from lionk.dynamics import kappa as kappa_mod
 
 from .common import U, check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions, objective_for
 from .record import case, make_check
@@ -77,7 +77,7 @@ def _one(K, f, x0, lr, lam, betas, decay, steps, variant):
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 2; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 2; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     B = 3 if fast else 8
     steps = 150 if fast else 400

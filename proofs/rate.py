@@ -11,7 +11,7 @@ Statement
 Assumptions
     Smooth K (quadratic, huber, logcosh: Δ is defined pointwise), λ > 0, εγ ≤ 1; inf H = min F
     with F = αf + (γ/λ)K*(λx) (the gap is ≥ 0 and vanishes at the minimiser with m = −(α/γ)∇f),
-    computed by an independent solver (:mod:`proofs.references`); its value is an upper estimate
+    computed by an independent solver (:mod:`lionk.proofs.references`); its value is an upper estimate
     of min F, accurate to the solver's tolerance (≲ 1e-10 relative), far inside the bounds' slack.
 
 Reference
@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import cumulative_simpson
 
-from dynamics import objectives
-from dynamics import kappa as kappa_mod
-from dynamics.params import ODEParams
+from lionk.dynamics import objectives
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.params import ODEParams
 
 from . import references
 from .common import check_variant, kappa_label, rng_for, thin
@@ -40,7 +40,7 @@ VARIANTS = ("honest", "wrong_c")
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 5; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 5; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     lam = 0.5
     T = 15.0 if fast else 30.0

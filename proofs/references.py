@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from dynamics.errors import LionKError
+from lionk.errors import LionKError
 
 __all__ = ["Reference", "solve", "kkt_residual", "constraint_value"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from dynamics.errors import LionKError
+from lionk.errors import LionKError
 
 __all__ = ["Claim", "CLAIMS", "ids", "get", "select"]
 
@@ -26,7 +26,7 @@ class Claim:
         Module under :mod:`proofs` that checks it.
     title : str
     continuous : bool
-        True if it needs the ODE solver (:mod:`dynamics.ode`).
+        True if it needs the ODE solver (:mod:`lionk.dynamics.ode`).
     """
 
     id: str
@@ -35,14 +35,14 @@ class Claim:
     continuous: bool
 
     def load(self):
-        return importlib.import_module(f"proofs.{self.module}")
+        return importlib.import_module(f"lionk.proofs.{self.module}")
 
     @property
     def variants(self) -> tuple:
         return tuple(self.load().VARIANTS)
 
     def check(self, fast: bool = True, seed: int = 0, variant: str = "honest"):
-        """Run the claim; returns a :class:`~proofs.record.TheoremCheck`."""
+        """Run the claim; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
         return self.load().check(fast=fast, seed=seed, variant=variant)
 
 

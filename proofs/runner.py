@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from dynamics.atomic import atomic_path, ensure_writable_dir
+from lionk.atomic import atomic_path, ensure_writable_dir
 
 from . import registry
 from .record import TheoremCheck, to_jsonable

@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linprog
 
-from dynamics import discrete, objectives
-from dynamics import kappa as kappa_mod
+from lionk.dynamics import discrete, objectives
+from lionk.dynamics import kappa as kappa_mod
 
 from .common import check_variant, rng_for, thin
 from .record import case, make_check
@@ -124,7 +124,7 @@ def _diff(a, b):
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 8; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 8; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     broken = variant == "wrong_mapping"
     steps = 120 if fast else 400

@@ -28,9 +28,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_discrete_lyapunov
 
-from dynamics import discrete, objectives
-from dynamics import kappa as kappa_mod
-from lyapunov import functions as lf
+from lionk.dynamics import discrete, objectives
+from lionk.dynamics import kappa as kappa_mod
+from lionk.lyapunov import functions as lf
 
 from . import references
 from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin, objective_for
@@ -191,7 +191,7 @@ def _lion_floor(fast, seed, variant):
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 9; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 9; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     c1, s1 = _phase1(fast, seed, variant)
     c2, s2 = _quadratic_floor(fast, seed, variant)

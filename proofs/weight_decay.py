@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import discrete, objectives
-from dynamics import kappa as kappa_mod
+from lionk.dynamics import discrete, objectives
+from lionk.dynamics import kappa as kappa_mod
 
 from . import references
 from .common import check_variant, thin
@@ -45,7 +45,7 @@ FINAL_TOL = 1e-3
 
 
 def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 10; returns a :class:`~proofs.record.TheoremCheck`."""
+    """Run claim 10; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
     check_variant(variant, VARIANTS)
     lams = np.array([0.5, 1.0, 2.0, 4.0]) if fast else np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
     steps = 1500 if fast else 4000

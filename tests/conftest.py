@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dynamics import kappa as kappa_mod
+from lionk.dynamics import kappa as kappa_mod
 
 #: catalogue entries with the parameters the tests use (non-default where it matters)
 KAPPA_CASES = [

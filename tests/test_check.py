@@ -1,8 +1,8 @@
-"""`lionk check`, lyapunov.checks and the pytest helpers of lyapunov.testing.
+"""`lionk check`, lionk.lyapunov.checks and the pytest helpers of lionk.lyapunov.testing.
 
 References used here are independent of lyapunov/checks.py: a PyTorch-style Lion loop written out
-by hand (as lion-pytorch implements it, momentum = +EMA of gradients), dynamics.discrete.simulate
-for the explicit/implicit equivalence, and lyapunov.functions.discrete_step_terms (which takes the
+by hand (as lion-pytorch implements it, momentum = +EMA of gradients), lionk.dynamics.discrete.simulate
+for the explicit/implicit equivalence, and lionk.lyapunov.functions.discrete_step_terms (which takes the
 step itself) for the §5b terms.
 """
 
@@ -13,13 +13,13 @@ import re
 import numpy as np
 import pytest
 
-from dynamics import discrete, kappa as kappa_mod, objectives
-from dynamics.kappa import Kappa
-from dynamics.params import LionParams
+from lionk.dynamics import discrete, kappa as kappa_mod, objectives
+from lionk.dynamics.kappa import Kappa
+from lionk.dynamics.params import LionParams
 from lionk.cli import main
-from lyapunov import checks
-from lyapunov.functions import discrete_step_terms
-from lyapunov.testing import assert_constraint_reached, assert_lyapunov_nonincreasing
+from lionk.lyapunov import checks
+from lionk.lyapunov.functions import discrete_step_terms
+from lionk.lyapunov.testing import assert_constraint_reached, assert_lyapunov_nonincreasing
 
 from .conftest import KAPPA_CASES, kappa_id
 
@@ -114,7 +114,7 @@ def test_explicit_decay_is_implicit_decay_with_rescaled_lr(name, quad):
 @pytest.mark.parametrize("name, params", [("logcosh", {"delta": 0.5}), ("huber", {"delta": 0.7}), ("l1", {}),
                                           ("quadratic", {})])
 def test_discrete_terms_match_the_independent_step_terms(name, params, quad):
-    """The §5b margin computed from the recorded run equals lyapunov.functions' (which re-takes the step)."""
+    """The §5b margin computed from the recorded run equals lionk.lyapunov.functions' (which re-takes the step)."""
     K = kappa_mod.get(name, **params)
     p = LionParams(0.05, 0.9, 0.99, 0.5)
     x0 = 1.5 * np.random.default_rng(1).standard_normal((3, 8))  # λx0 mostly inside D
@@ -159,7 +159,7 @@ def test_nonconvex_k_is_caught(quad):
 
 
 def test_nonconvex_k_is_caught_in_the_ode(quad):
-    from dynamics.params import ode_from_discrete
+    from lionk.dynamics.params import ode_from_discrete
 
     x0 = 0.5 * np.random.default_rng(0).standard_normal((2, 8))
     m0 = 5 * np.random.default_rng(1).standard_normal((2, 8))  # |m̃| > 1, where k' decreases
@@ -552,7 +552,7 @@ def test_docs_numpy_recipe(tmp_path, capsys, monkeypatch):
 def test_user_kappa_from_the_current_directory_and_expression(tmp_path, capsys, monkeypatch):
     (tmp_path / "my_kappas.py").write_text(
         "import numpy as np\n"
-        "from dynamics.kappa import LogCosh\n"
+        "from lionk.dynamics.kappa import LogCosh\n"
         "K = LogCosh(delta=0.5)\n"
         "class Bad:\n"
         "    def value(self, m): return np.sum(np.log1p(np.asarray(m) ** 2), -1)\n"

@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 import pytest
 
-from dynamics import alias, discrete, kappa as kappa_mod, objectives
-from dynamics.errors import LionKError, LionKWarning, NonFiniteError
-from dynamics.params import LionParams, ODEParams, discrete_from_ode, ode_from_discrete
+from lionk.dynamics import alias, discrete, kappa as kappa_mod, objectives
+from lionk.errors import LionKError, LionKWarning, NonFiniteError
+from lionk.dynamics.params import LionParams, ODEParams, discrete_from_ode, ode_from_discrete
 
 
 def reference_lion(grad, x0, lr, beta1, beta2, wd, steps):
@@ -179,7 +179,7 @@ def test_shape_mismatch_and_warning():
 def test_atomic_files_get_ordinary_permissions(tmp_path):
     import os
 
-    from dynamics.atomic import atomic_write_text
+    from lionk.atomic import atomic_write_text
 
     p = tmp_path / "r.txt"
     atomic_write_text(p, "x")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynamics.errors import LionKError
+from lionk.errors import LionKError
 from lionk import cli, figures
 from lionk.figures import data
 
@@ -92,9 +92,9 @@ def test_fig2_runs_end_at_the_independent_optimum(small, fid):
 
 def test_marked_optimum_is_a_kkt_point():
     """The star drawn in figures 1-2 is a stationary point of F (natural residual ≈ 0)."""
-    from dynamics import kappa as kappa_mod, objectives
-    from dynamics.params import ODEParams
-    from proofs.references import kkt_residual
+    from lionk.dynamics import kappa as kappa_mod, objectives
+    from lionk.dynamics.params import ODEParams
+    from lionk.proofs.references import kkt_residual
 
     f = objectives.get("quadratic", dim=2, seed=9, cond=5.0, center_scale=1.5)
     for name, prm in data.FIG2_KAPPAS:
@@ -147,8 +147,8 @@ def test_fig5_discrete_runs_approach_the_ode_at_first_order(small):
 
 
 def test_fig6_tradeoff_from_claim_10_larger_lambda_worse_optimum_sooner(small):
-    from dynamics import kappa as kappa_mod, objectives
-    from dynamics.params import ODEParams
+    from lionk.dynamics import kappa as kappa_mod, objectives
+    from lionk.dynamics.params import ODEParams
 
     d = small["6"]
     assert d.verdict == "pass"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from dynamics import kappa as kappa_mod
-from dynamics.errors import LionKError
+from lionk.dynamics import kappa as kappa_mod
+from lionk.errors import LionKError
 
 from .conftest import random_states
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from dynamics import objectives
-from dynamics.errors import LionKError
+from lionk.dynamics import objectives
+from lionk.errors import LionKError
 
 CASES = [("quadratic", {"dim": 5}), ("diag_quadratic", {"dim": 5}), ("rosenbrock", {"dim": 4}),
          ("logistic", {"dim": 4}), ("nonconvex", {"dim": 3}), ("matrix_lsq", {"n": 3, "p": 2})]

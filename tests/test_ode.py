@@ -1,7 +1,7 @@
-"""The Lion-K ODE solver (dynamics.ode), against independent references.
+"""The Lion-K ODE solver (lionk.dynamics.ode), against independent references.
 
 References: the matrix exponential (linear case), the Phase 1 closed form, the discrete Lion-K map
-(an independent code path: dynamics.discrete) as lr → 0, and solvers of a different kind
+(an independent code path: lionk.dynamics.discrete) as lr → 0, and solvers of a different kind
 (Filippov events vs Moreau smoothing vs plain solve_ivp).
 
 Tolerance conventions: errors of adaptive solvers are compared in units of the requested
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from dynamics import discrete, kappa as kappa_mod, objectives, ode
-from dynamics.errors import LionKError, LionKWarning, NonFiniteError
-from dynamics.params import ODEParams, discrete_from_ode, ode_from_discrete
-from lyapunov.functions import H
+from lionk.dynamics import discrete, kappa as kappa_mod, objectives, ode
+from lionk.errors import LionKError, LionKWarning, NonFiniteError
+from lionk.dynamics.params import ODEParams, discrete_from_ode, ode_from_discrete
+from lionk.lyapunov.functions import H
 
 P_SLIDE = ODEParams(alpha=1.0, gamma=1.0, eps=0.4, lam=0.25)
 

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from dynamics.errors import LionKError
-from proofs import record, registry
+from lionk.errors import LionKError
+from lionk.proofs import record, registry
 
 BROKEN = [(c.id, v) for c in registry.CLAIMS for v in c.variants if v != "honest"]
 
@@ -124,7 +124,7 @@ def test_claim3_nonsmooth_checks_have_teeth():
 def test_claim7_catches_a_radius_off_by_5e_4(monkeypatch):
     """The per-case tolerance (one step of the map at lr_final) is tight enough that a reference
     solved with radius ×1.0005 fails on the box cases."""
-    from proofs import references
+    from lionk.proofs import references
     orig = references.solve
 
     def solve(K, f, lam, alpha=1.0, gamma=1.0, x0=None, radius_scale=1.0):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lionk.cli import main
-from proofs import registry, runner
+from lionk.proofs import registry, runner
 
 
 def test_fast_run_every_claim_holds(tmp_path, capsys):
@@ -61,11 +61,11 @@ def test_unwritable_out_exit_2(tmp_path, capsys):
 def test_read_only_out_exit_2(tmp_path, capsys, monkeypatch):
     # CI runs as root, for whom chmod 0500 does not block writes: simulate the read-only directory
     # at the permission check instead (the code path under test is the message and exit code)
-    import dynamics.atomic
+    import lionk.atomic
 
     ro = tmp_path / "ro"
     ro.mkdir()
-    monkeypatch.setattr(dynamics.atomic.os, "access", lambda p, mode: Path(p) != ro)
+    monkeypatch.setattr(lionk.atomic.os, "access", lambda p, mode: Path(p) != ro)
     rc = main(["reproduce", "--fast", "--only", "8", "--out", str(ro)])
     assert rc == 2 and "not writable" in capsys.readouterr().err
     assert os.listdir(ro) == []

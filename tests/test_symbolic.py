@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from dynamics import kappa as kappa_mod
-from dynamics.params import ODEParams
-from lyapunov import compiled, functions, symbolic
-from lyapunov.counterexample import find_counterexample
-from lyapunov.trajectory import fd_check
-from lyapunov.verify import objective_for, spec_consistency, verify_kappa
+from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.params import ODEParams
+from lionk.lyapunov import compiled, functions, symbolic
+from lionk.lyapunov.counterexample import find_counterexample
+from lionk.lyapunov.trajectory import fd_check
+from lionk.lyapunov.verify import objective_for, spec_consistency, verify_kappa
 
 from .conftest import KAPPA_CASES, kappa_id
 
@@ -81,7 +81,7 @@ def test_concrete_identity_detects_a_wrong_conjugate_gradient():
 def test_concrete_identity_out_of_time_is_undecided(expr):
     """Softplus used to hang in the rational normal form (outside any time limit, > 300 s); now the
     whole zero test shares one budget and running out is 'undecided', neither proved nor failed."""
-    from lyapunov.user_kappa import from_expression
+    from lionk.lyapunov.user_kappa import from_expression
 
     spec = from_expression(expr).sym_spec
     r = symbolic.concrete_identity(spec, seconds=1.0)
@@ -172,7 +172,7 @@ def test_time_limit_leaves_a_callers_timer_running():
     import signal
     import time
 
-    from lyapunov.symbolic import _time_limit
+    from lionk.lyapunov.symbolic import _time_limit
 
     fired = []
     old = signal.signal(signal.SIGALRM, lambda s, f: fired.append(s))

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from dynamics import kappa as kappa_mod
-from dynamics.errors import LionKError
-from dynamics.kappa import Kappa
-from dynamics.params import ODEParams
-from lyapunov.user_kappa import ExprKappa, from_expression, from_object
-from lyapunov.verify import verify_kappa
+from lionk.dynamics import kappa as kappa_mod
+from lionk.errors import LionKError
+from lionk.dynamics.kappa import Kappa
+from lionk.dynamics.params import ODEParams
+from lionk.lyapunov.user_kappa import ExprKappa, from_expression, from_object
+from lionk.lyapunov.verify import verify_kappa
 
 
 def _conj_ref(k, y):
@@ -133,19 +133,19 @@ GOOD_INSTANCE = kappa_mod.get("logcosh", delta=0.5)
 
 
 def test_from_object():
-    assert isinstance(from_object("dynamics.kappa:Lp", p=3), kappa_mod.Lp)
+    assert isinstance(from_object("lionk.dynamics.kappa:Lp", p=3), kappa_mod.Lp)
     assert from_object("tests.test_user_kappa:GOOD_INSTANCE") is GOOD_INSTANCE
     with pytest.raises(LionKError, match="not convex"):
         from_object("tests.test_user_kappa:BAD")
     K = from_object("tests.test_user_kappa:BAD", check_convex=False)
     assert K.monotone_evidence["min_ratio"] < 0
-    for spec in ("os:system", "dynamics.kappa:get", "a:b:c", "this:x", "nonexistent_mod:x", "os:__dict__", "os:path x"):
+    for spec in ("os:system", "lionk.dynamics.kappa:get", "a:b:c", "this:x", "nonexistent_mod:x", "os:__dict__", "os:path x"):
         with pytest.raises(LionKError):
             from_object(spec)
 
 
 def test_expr_kappa_in_discrete_simulation():
-    from dynamics import discrete, objectives
+    from lionk.dynamics import discrete, objectives
 
     K = from_expression("log(cosh(u))")
     f = objectives.get("quadratic", dim=3, seed=0)

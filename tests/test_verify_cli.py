@@ -136,13 +136,13 @@ def test_verify_with_no_checkable_trajectory_point_is_inconclusive_not_failed(mo
     """Zero finite-difference points checked is no evidence either way: a note, not a failure."""
     import numpy as np
 
-    from lyapunov import trajectory, verify
-    from lyapunov.verify import verify_kappa
+    from lionk.lyapunov import trajectory, verify
+    from lionk.lyapunov.verify import verify_kappa
 
     e = np.empty(0)
     monkeypatch.setattr(verify, "fd_check", lambda *a, **k: trajectory.FDCheck(e, e, e, e, e, excluded=7, checked=0,
                                                                                 h=2e-3))
-    from dynamics.params import ODEParams
+    from lionk.dynamics.params import ODEParams
     r = verify_kappa("quadratic", ODEParams(1.0, 2.0, 0.3, 0.5), samples=20, use_symbolic=False)
     assert r.verified and r.trajectory["status"] == "inconclusive" and not r.reasons
     assert any("inconclusive" in n for n in r.notes)
@@ -152,9 +152,9 @@ def test_verify_symbolic_time_out_is_undecided_not_failed(monkeypatch):
     """sympy running out of time is not a failure: status 'undecided', the numerical checks decide."""
     import sympy
 
-    from dynamics.params import ODEParams
-    from lyapunov import symbolic, verify
-    from lyapunov.user_kappa import from_expression
+    from lionk.dynamics.params import ODEParams
+    from lionk.lyapunov import symbolic, verify
+    from lionk.lyapunov.user_kappa import from_expression
 
     def out_of_time(spec):
         return symbolic.IdentityResult(False, sympy.Symbol("<sympy could not simplify the residual within 1 s>"), 2,
@@ -203,10 +203,10 @@ def test_counterexample_stays_inside_half_line_domain():
     difference of H."""
     import numpy as np
 
-    from dynamics.params import ODEParams
-    from lyapunov.counterexample import find_counterexample
-    from lyapunov.user_kappa import from_expression
-    from lyapunov.verify import objective_for
+    from lionk.dynamics.params import ODEParams
+    from lionk.lyapunov.counterexample import find_counterexample
+    from lionk.lyapunov.user_kappa import from_expression
+    from lionk.lyapunov.verify import objective_for
 
     K = from_expression("exp(u)")
     ode = ODEParams(1.0, 2.0, 0.8, 0.5)  # eps*gamma = 1.6 > 1

@@ -3,7 +3,7 @@
 Exit codes: 0 every check holds (PASS), 1 a check failed (the summary names the first failing step
 and state), 2 usage error or bad input (one line on stderr), 4 INCONCLUSIVE: no check failed but a
 core check (Lyapunov decrease, Phase 1) evaluated nothing, e.g. λx never entered D; the summary says
-what to change. ``--allow-skipped`` turns 4 into 0. (3 is the CLI's internal-error code.) See :mod:`lyapunov.checks` for what each
+what to change. ``--allow-skipped`` turns 4 into 0. (3 is the CLI's internal-error code.) See :mod:`lionk.lyapunov.checks` for what each
 check asserts and ``docs/recorded-runs.md`` for how to save a run from PyTorch or numpy.
 """
 
@@ -16,9 +16,9 @@ import warnings
 
 import numpy as np
 
-from dynamics.errors import LionKError, LionKWarning
-from dynamics.params import LionParams, ODEParams
-from lyapunov import checks
+from lionk.errors import LionKError, LionKWarning
+from lionk.dynamics.params import LionParams, ODEParams
+from lionk.lyapunov import checks
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args,
                     params_from_args, positive_int, seed_int, write_json)
@@ -125,7 +125,7 @@ def register(sub) -> None:
     s.add_argument("--seed", type=seed_int, default=0, help="seed of the initial states and objective data")
     s.add_argument("--t-end", type=_pos_float, default=None,
                    help="ODE horizon (default steps × lr, the time the discrete run covers)")
-    s.add_argument("--ode-method", default=None, help="ODE solver method (default: dynamics.ode's choice for K)")
+    s.add_argument("--ode-method", default=None, help="ODE solver method (default: lionk.dynamics.ode's choice for K)")
     s.add_argument("--ode-max-seconds", type=_pos_float, default=60.0,
                    help="wall-clock budget of the ODE integration (default 60); beyond it: exit 2")
     s.add_argument("--ode-tol", type=_ode_tol_type, default=checks.ODE_TOL,
@@ -333,7 +333,7 @@ def _simulate(args, K, lp: LionParams, ode, notes):
             raise LionKError(f"the ODE check integrates {x0.shape[0]} x {int(np.prod(f.shape))} coordinates; "
                              "keep it <= 5000 (lower --batch or --dim) or use --mode discrete")
         if args.ode_method is not None:
-            from dynamics import ode as ode_mod
+            from lionk.dynamics import ode as ode_mod
 
             if args.ode_method not in ode_mod.METHODS:
                 raise LionKError(f"unknown --ode-method {args.ode_method!r}; one of {', '.join(ode_mod.METHODS)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lyapunov import compiled, symbolic
+from lionk.lyapunov import compiled, symbolic
 
 from ..args import add_kappa_args, kappa_from_args, write_json
 

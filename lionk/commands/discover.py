@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from lyapunov import symbolic
-from lyapunov.verify import discrete_numeric_check
+from lionk.lyapunov import symbolic
+from lionk.lyapunov.verify import discrete_numeric_check
 
 from ..args import positive_int, write_json
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from dynamics.atomic import ensure_writable_dir
+from lionk.atomic import ensure_writable_dir
 from ..args import seed_int
 
 
@@ -30,7 +30,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from proofs import registry, runner
+    from lionk.proofs import registry, runner
 
     if args.list:
         for c in registry.CLAIMS:

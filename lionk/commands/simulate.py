@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynamics import discrete, objectives
-from dynamics.errors import LionKError, check_finite
+from lionk.dynamics import discrete, objectives
+from lionk.errors import LionKError, check_finite
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args, params_from_args,
                     positive_int, seed_int, write_json)

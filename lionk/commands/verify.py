@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
-from dynamics.errors import LionKError
-from lyapunov import user_kappa
-from lyapunov.verify import verify_catalogue, verify_kappa
+from lionk.errors import LionKError
+from lionk.lyapunov import user_kappa
+from lionk.lyapunov.verify import verify_catalogue, verify_kappa
 
 from ..args import (add_kappa_args, add_param_args, kappa_from_args, params_from_args, parse_params, positive_int,
                     write_json)

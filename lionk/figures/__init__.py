@@ -7,7 +7,7 @@
 Each :class:`FigureSpec` pairs a data function of :mod:`lionk.figures.data` (the numbers) with a
 drawing function of :mod:`lionk.figures.draw` (the picture). :func:`render` writes each figure as
 PNG (and PDF) with fixed metadata, so the same inputs give byte-identical PNG files, and every
-file is written atomically (:func:`dynamics.atomic.atomic_path`).
+file is written atomically (:func:`lionk.atomic.atomic_path`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from dynamics.atomic import atomic_path, ensure_writable_dir
-from dynamics.errors import LionKError
+from lionk.atomic import atomic_path, ensure_writable_dir
+from lionk.errors import LionKError
 
 from . import data, draw
 

@@ -6,13 +6,13 @@ turns into a picture and that the tests check (``small=True``: fewer starts, sho
 coarser grids, for the quick tests). Every random choice uses a fixed seed, so two calls give
 identical arrays.
 
-Trajectories of the ODE come from :func:`dynamics.ode.simulate` when that module is available
+Trajectories of the ODE come from :func:`lionk.dynamics.ode.simulate` when that module is available
 (Filippov-correct for the non-smooth K); otherwise from explicit Euler, i.e. the discrete map
-with a small learning rate (:func:`dynamics.params.discrete_from_ode`), which converges to the
+with a small learning rate (:func:`lionk.dynamics.params.discrete_from_ode`), which converges to the
 same ODE at first order. Which one was used is recorded in each result's ``method`` field.
 
 The constrained optimum ``argmin α f(x) + (γ/λ) K*(λx)`` is found by an independent solver
-(:func:`constrained_optimum`, i.e. :func:`proofs.references.solve`: ``scipy.optimize`` L-BFGS-B
+(:func:`constrained_optimum`, i.e. :func:`lionk.proofs.references.solve`: ``scipy.optimize`` L-BFGS-B
 on boxes, SLSQP on balls and cross-polytopes), never by Lion-K itself.
 """
 
@@ -24,13 +24,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dynamics import discrete, kappa as kappa_mod, objectives
-from dynamics.errors import LionKError
-from dynamics.field import vector_field
-from dynamics.objectives import Objective
-from dynamics.params import ODEParams, discrete_from_ode
-from lyapunov import functions as lyap
-from proofs import references
+from lionk.dynamics import discrete, kappa as kappa_mod, objectives
+from lionk.errors import LionKError
+from lionk.dynamics.field import vector_field
+from lionk.dynamics.objectives import Objective
+from lionk.dynamics.params import ODEParams, discrete_from_ode
+from lionk.lyapunov import functions as lyap
+from lionk.proofs import references
 
 __all__ = [
     "Flow", "flow", "constrained_optimum", "constraint_kind", "shifted_quadratic",
@@ -51,9 +51,9 @@ class Flow(NamedTuple):
     t : ndarray, shape (n,)
     x, m : ndarray, shape (n, B, *event)
     method : str
-        ``"ode"`` (:mod:`dynamics.ode`) or ``"euler(lr=...)"`` (the discrete map as Euler scheme).
+        ``"ode"`` (:mod:`lionk.dynamics.ode`) or ``"euler(lr=...)"`` (the discrete map as Euler scheme).
     kinks : object or None
-        The kink report of :mod:`dynamics.ode` (crossings, sliding intervals), when available.
+        The kink report of :mod:`lionk.dynamics.ode` (crossings, sliding intervals), when available.
     """
 
     t: np.ndarray
@@ -65,13 +65,13 @@ class Flow(NamedTuple):
 
 def _ode_module():
     try:
-        mod = importlib.import_module("dynamics.ode")
+        mod = importlib.import_module("lionk.dynamics.ode")
     except ImportError:
         return None
     return mod if hasattr(mod, "simulate") else None
 
 
-#: Euler step used when dynamics.ode is not available (first-order error ≈ 1e-3 relative).
+#: Euler step used when lionk.dynamics.ode is not available (first-order error ≈ 1e-3 relative).
 EULER_LR = 1e-3
 
 
@@ -89,7 +89,7 @@ def flow(K, f: Objective, x0, ode: ODEParams, t_end: float, n_eval: int = 401, m
     n_eval : int
     m0 : array_like, shape (B, *event), optional (zeros by default)
     force_euler : bool
-        Use the Euler fallback even when :mod:`dynamics.ode` exists.
+        Use the Euler fallback even when :mod:`lionk.dynamics.ode` exists.
 
     Returns
     -------
@@ -145,7 +145,7 @@ def constraint_kind(K) -> str:
 
 def constrained_optimum(K, f: Objective, ode: ODEParams, x_start) -> np.ndarray:
     """argmin of F(x) = α f(x) + (γ/λ) K*(λx) by the independent scipy solvers of
-    :func:`proofs.references.solve` (L-BFGS-B on boxes, SLSQP on balls and the cross-polytope),
+    :func:`lionk.proofs.references.solve` (L-BFGS-B on boxes, SLSQP on balls and the cross-polytope),
     started at ``x_start`` (shape ``f.shape``); returns an array of that shape."""
     return references.solve(K, f, ode.lam, alpha=ode.alpha, gamma=ode.gamma, x0=x_start).x
 
@@ -555,8 +555,8 @@ def fig5(small: bool = False) -> DiscreteToODE:
     T = 20.0
     lrs = np.array([0.4, 0.2, 0.1]) if small else np.array([0.4, 0.2, 0.1, 0.05, 0.025])
     mod = _ode_module()
-    if mod is None:  # pragma: no cover - dynamics.ode is part of the package
-        raise LionKError("figure 5 needs dynamics.ode (the ODE solver)")
+    if mod is None:  # pragma: no cover - lionk.dynamics.ode is part of the package
+        raise LionKError("figure 5 needs lionk.dynamics.ode (the ODE solver)")
     tr = mod.simulate(K, f.grad, x0, alpha=ode.alpha, gamma=ode.gamma, eps=ode.eps, lam=ode.lam,
                       t_span=(0.0, T), t_eval=np.linspace(0.0, T, 801), rtol=1e-10, atol=1e-12)
     xs, ts, errs = [], [], []
@@ -579,7 +579,7 @@ def fig5(small: bool = False) -> DiscreteToODE:
 @dataclass(frozen=True)
 class LambdaTradeoff:
     """Loss of Lion (K = l1) for a grid of λ with each constrained optimum: the series of claim 10
-    (:mod:`proofs.weight_decay`, logistic regression from x0 = 0).
+    (:mod:`lionk.proofs.weight_decay`, logistic regression from x0 = 0).
 
     Attributes
     ----------
@@ -613,9 +613,9 @@ class LambdaTradeoff:
 def fig6(small: bool = False) -> LambdaTradeoff:
     """Claim 10 of :mod:`proofs` (fast mode when ``small``): Lion (lr = 0.01, β = (0.9, 0.99)) on
     5-D logistic regression, λ ∈ {0.25, 0.5, 1, 2, 4, 8}, 4000 steps from x0 = 0."""
-    from proofs import registry
-    from proofs.common import thin
-    from proofs.weight_decay import REL_TOL
+    from lionk.proofs import registry
+    from lionk.proofs.common import thin
+    from lionk.proofs.weight_decay import REL_TOL
 
     chk = registry.get("10").check(fast=small, seed=0)
     lams = np.asarray(chk.series["lambda"], float)
@@ -684,7 +684,7 @@ class Sliding:
     ode : ODEParams
     t : ndarray, shape (n,)
     x, m_tilde : ndarray, shape (n, 2)
-        Filippov solution (:mod:`dynamics.ode`, method ``filippov``) and its look-ahead momentum.
+        Filippov solution (:mod:`lionk.dynamics.ode`, method ``filippov``) and its look-ahead momentum.
     sliding : list of list of (float, float)
         Sliding intervals per coordinate (from the solver's kink report).
     crossings : list of list of float
@@ -737,8 +737,8 @@ def fig8(small: bool = False) -> Sliding:
     x0 = np.array([[-1.5, 2.5]])
     T = 12.0
     mod = _ode_module()
-    if mod is None:  # pragma: no cover - dynamics.ode is part of the package
-        raise LionKError("figure 8 needs dynamics.ode (the Filippov solver)")
+    if mod is None:  # pragma: no cover - lionk.dynamics.ode is part of the package
+        raise LionKError("figure 8 needs lionk.dynamics.ode (the Filippov solver)")
     tr = mod.simulate(K, f.grad, x0, alpha=ode.alpha, gamma=ode.gamma, eps=ode.eps, lam=ode.lam,
                       t_span=(0.0, T), t_eval=np.linspace(0.0, T, 601), method="filippov")
     mt = tr.m_tilde(f.grad)[:, 0]
