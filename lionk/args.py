@@ -97,13 +97,13 @@ def kappa_from_args(args):
     expr = getattr(args, "kappa_expr", None)
     name = getattr(args, "kappa", None)
     if expr is not None:
-        from lionk.lyapunov import user_kappa
+        from lionk.lyapunov.expression_kappa import from_expression
 
-        return user_kappa.from_expression(expr, **params)
+        return from_expression(expr, **params)
     if name is not None and ":" in name:
-        from lionk.lyapunov import user_kappa
+        from lionk.lyapunov.object_kappa import from_object
 
-        return user_kappa.from_object(name, **params)
+        return from_object(name, **params)
     if name is None:
         raise LionKError("give --kappa NAME or --kappa-expr EXPR")
     return kappa_mod.get(name, **params)

@@ -97,12 +97,12 @@ class DualInterior(NamedTuple):
 def dual_interior(K, shape) -> DualInterior:
     """Where D = closure(dom K*) is, for sampling states with λx inside it (see :class:`DualInterior`).
 
-    A separable user K (:class:`~lionk.lyapunov.user_kappa.ExprKappa`) gives its bounds [lo, hi] per
+    A separable user K (:class:`~lionk.lyapunov.expression_kappa.ExprKappa`) gives its bounds [lo, hi] per
     coordinate; the centre is their midpoint, or 1 inside a finite end of a half-line. Any other K
     is projected with ``K.dual_project`` towards ``dual_project(0)``, unless it says its domain is
     unbounded and its projection leaves a far point unchanged (then D = R^d).
     """
-    from .user_kappa import ExprKappa
+    from .expression_kappa import ExprKappa
 
     shape = tuple(shape)
     if isinstance(K, ExprKappa):
@@ -199,7 +199,7 @@ def _confirm(K, f, ode: ODEParams, x, m, c: float, h: float = 1e-4):
     finite and positive (independent confirmation of dH/dt > 0); None otherwise."""
     with np.errstate(all="ignore"):
         dh = float(functions.dH_dt(K, f.grad, x[None], m[None], ode, c=c)[0])
-        dl = float(functions.delta(K, f.grad, x[None], m[None], ode)[0])
+        dl = float(functions.dissipation(K, f.grad, x[None], m[None], ode)[0])
         Xf, Mf = rk4_path(K, f.grad, x, m, ode, h, 1)
         Xb, Mb = rk4_path(K, f.grad, x, m, ode, -h, 1)
         Hp = functions.H(K, f.value, Xf[1][None], Mf[1][None], ode, c=c)[0]

@@ -24,7 +24,7 @@ import numpy as np
 from lionk.dynamics.field import vector_field
 from lionk.dynamics.params import LionParams, ODEParams
 
-__all__ = ["H", "delta", "dH_dt", "DiscreteStepTerms", "H_discrete", "discrete_step_terms"]
+__all__ = ["H", "dissipation", "dH_dt", "DiscreteStepTerms", "H_discrete", "discrete_step_terms"]
 
 
 def H(kappa, f_value, x, m, ode: ODEParams, c: float | None = None) -> np.ndarray:
@@ -41,8 +41,26 @@ def H(kappa, f_value, x, m, ode: ODEParams, c: float | None = None) -> np.ndarra
             + c * (ks + kappa.value(m) - kappa.inner(m, y)))
 
 
-def delta(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
-    """Δ(x, m) ≥ 0, the rate at which H decreases (−dH/dt). Shape ``x.shape[:-event_ndim]``."""
+def dissipation(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
+    """The dissipation Δ(x, m) ≥ 0, the rate at which H decreases (−dH/dt).
+
+    Called ``dissipation`` (not ``delta``) so that δ names only the width of huber/logcosh and of the
+    ODE's smoothing; the docs keep the symbol Δ.
+
+    Parameters
+    ----------
+    kappa : Kappa
+    grad : callable
+        ∇f, vectorised over leading axes.
+    x, m : array_like, shape (..., *event)
+    ode : ODEParams
+    g : ndarray, optional
+        ∇f(x) when already known.
+
+    Returns
+    -------
+    ndarray, shape ``x.shape[:-event_ndim]``
+    """
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
     fv = vector_field(kappa, grad, x, m, ode, g=g)
@@ -58,6 +76,10 @@ def delta(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
         # finite-difference dH/dt along RK4 trajectories matches Δ with this limit, and Δ(ε) → Δ(0))
         t2 = np.zeros_like(t1)
     return t1 + t2
+
+
+#: Old name of :func:`dissipation` (an alias of the old import path; lionk itself does not use it).
+delta = dissipation
 
 
 def dH_dt(kappa, grad, x, m, ode: ODEParams, c: float | None = None, g=None) -> np.ndarray:

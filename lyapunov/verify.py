@@ -37,7 +37,7 @@ from .counterexample import Counterexample, dual_interior, find_counterexample
 from .trajectory import fd_check
 
 __all__ = ["VerifyReport", "verify_kappa", "verify_catalogue", "objective_for", "spec_consistency",
-           "discrete_numeric_check", "DiscreteCheck", "CATALOGUE_CASES"]
+           "discrete_numeric_check", "DiscreteTrials", "CATALOGUE_CASES"]
 
 #: The catalogue entries verified by :func:`verify_catalogue` (parameters as in tests/conftest.py).
 CATALOGUE_CASES = [
@@ -230,7 +230,7 @@ def _verify_kappa(K, ode: ODEParams, *, dim, samples, trajectories, seed, use_sy
     g = f.grad(x)
     with np.errstate(all="ignore"):
         dh = functions.dH_dt(K, f.grad, x, m, ode, g=g)
-        dl = functions.delta(K, f.grad, x, m, ode, g=g)
+        dl = functions.dissipation(K, f.grad, x, m, ode, g=g)
         mdot = -ode.alpha * g - ode.gamma * m
         mt = m + ode.eps * mdot
         y = ode.lam * x
@@ -310,7 +310,7 @@ def verify_catalogue(ode: ODEParams, **kw) -> list[VerifyReport]:
 # discrete time (§5b), numerical face
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DiscreteCheck:
+class DiscreteTrials:
     """Random trials of the §5b inequality: ``margin = −εΔ + (Lε²/2)‖u‖² − dH ≥ 0``."""
 
     trials: int
@@ -320,7 +320,7 @@ class DiscreteCheck:
     kappa: str
 
 
-def discrete_numeric_check(K, trials: int = 2000, dim: int = 4, seed: int = 0) -> DiscreteCheck:
+def discrete_numeric_check(K, trials: int = 2000, dim: int = 4, seed: int = 0) -> DiscreteTrials:
     """Sample f (quadratic, L = its largest eigenvalue), β1 < β2, ε, λ and states; one implicit step each.
 
     ``worst_relative_margin`` is the smallest margin divided by the size of the terms; rounding
@@ -351,5 +351,5 @@ def discrete_numeric_check(K, trials: int = 2000, dim: int = 4, seed: int = 0) -
             worst = min(worst, float(np.min(mg[ok])))
             worst_rel = min(worst_rel, float(np.min(mg[ok] / size[ok])))
             min_ed = min(min_ed, float(np.min(st.eps_delta[ok])))
-    return DiscreteCheck(trials=(trials // per) * per, worst_margin=worst, worst_relative_margin=worst_rel,
+    return DiscreteTrials(trials=(trials // per) * per, worst_margin=worst, worst_relative_margin=worst_rel,
                          min_eps_delta=min_ed, kappa=K.name)

@@ -203,7 +203,7 @@ def _defect_slope(fast, seed, variant):
                                     steps=int(round(T_end / lr)), decay="explicit")
             Hs = lf.H(K, f.value, run.x, run.m, ode, c=c)
             dH = np.diff(Hs, axis=0)
-            D = lf.delta(K, f.grad, run.x[:-1], run.m[:-1], ode) * (0.5 if variant == "wrong_delta" else 1.0)
+            D = lf.dissipation(K, f.grad, run.x[:-1], run.m[:-1], ode) * (0.5 if variant == "wrong_delta" else 1.0)
             dmax.append(float(np.max(np.abs(dH + lr * D))))
             incmax.append(float(np.max(dH)))
             hscale.append(float(np.max(np.abs(Hs))))

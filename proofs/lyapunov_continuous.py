@@ -5,7 +5,7 @@ Statement
         non-smooth K);
     (b) for smooth K (quadratic, huber, logcosh), H(x_t, m_t) − H(x_0, m_0) = −∫_0^t Δ(x_s, m_s) ds
         at every recorded t, i.e. −dH/dt matches Δ pointwise along the trajectory (checked in
-        integrated form: Δ from :func:`lionk.lyapunov.functions.delta`, integrated by Simpson's rule on a
+        integrated form: Δ from :func:`lionk.lyapunov.functions.dissipation`, integrated by Simpson's rule on a
         fine grid, against H from :func:`lionk.lyapunov.functions.H` on the solver's states).
 
 Assumptions
@@ -87,7 +87,7 @@ def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
     solver's noise on H (``noise``·max|H|, 100·rtol of the run; see :data:`RTOL_B`).
     """
     H = lf.H(K, f.value, tr.x, tr.m, P, c=c)
-    D = lf.delta(K, f.grad, tr.x, tr.m, P)
+    D = lf.dissipation(K, f.grad, tr.x, tr.m, P)
     t = tr.t
     I_h = cumulative_simpson(D, x=t, axis=0, initial=0)
     I_2h = cumulative_simpson(D[::2], x=t[::2], axis=0, initial=0)

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from lionk.errors import LionKError
-from lionk.lyapunov import user_kappa
+from lionk.lyapunov.object_kappa import from_object
 from lionk.lyapunov.verify import verify_catalogue, verify_kappa
 
 from ..args import (add_kappa_args, add_param_args, kappa_from_args, params_from_args, parse_params, positive_int,
@@ -40,7 +40,7 @@ def register(sub) -> None:
 def _kappa(args):
     if getattr(args, "kappa", None) and ":" in args.kappa:
         # a Python object: keep a non-monotone gradient (a violated hypothesis, searched below)
-        return user_kappa.from_object(args.kappa, check_convex=False, **parse_params(args.param))
+        return from_object(args.kappa, check_convex=False, **parse_params(args.param))
     return kappa_from_args(args)
 
 
