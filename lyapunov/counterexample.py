@@ -39,7 +39,7 @@ class Counterexample:
     x, m : ndarray, event shape
     dH_dt : float
         Chain-rule dH/dt at (x, m) (> 0).
-    delta : float
+    dissipation : float
         Δ(x, m) (= −dH/dt when the gap coefficient is c = (1 − εγ)/(1 + ελ)).
     fd_dH_dt : float
         Central finite difference of H along an RK4 trajectory through (x, m), step ``fd_h``.
@@ -53,7 +53,7 @@ class Counterexample:
     x: np.ndarray
     m: np.ndarray
     dH_dt: float
-    delta: float
+    dissipation: float
     fd_dH_dt: float
     fd_h: float
     starts: int
@@ -61,7 +61,7 @@ class Counterexample:
     c: float
 
     def as_dict(self) -> dict:
-        return {"x": self.x.tolist(), "m": self.m.tolist(), "dH_dt": self.dH_dt, "delta": self.delta,
+        return {"x": self.x.tolist(), "m": self.m.tolist(), "dH_dt": self.dH_dt, "delta": self.dissipation,
                 "fd_dH_dt": self.fd_dH_dt, "fd_h": self.fd_h, "starts": self.starts,
                 "evaluations": self.evaluations, "c": self.c}
 
@@ -189,7 +189,7 @@ def find_counterexample(K, f, ode: ODEParams, *, c: float | None = None, n_start
         x, m = to_state(res.x)
         ce = _confirm(K, f, ode, x, m, c)
         if ce is not None:
-            return Counterexample(x=x, m=m, dH_dt=ce[0], delta=ce[1], fd_dH_dt=ce[2], fd_h=ce[3], starts=used,
+            return Counterexample(x=x, m=m, dH_dt=ce[0], dissipation=ce[1], fd_dH_dt=ce[2], fd_h=ce[3], starts=used,
                                   evaluations=nfev, c=c)
     return None
 

@@ -102,18 +102,18 @@ def dH_dt(kappa, grad, x, m, ode: ODEParams, c: float | None = None, g=None) -> 
 class DiscreteStepTerms(NamedTuple):
     """The terms of the discrete inequality (§5b) for one step t → t+1 (implicit decay).
 
-    ``dH = H_d(t+1) − H_d(t)``; ``eps_delta = εΔ_t ≥ 0``; ``u_sq = ‖u_t‖²``; the inequality is
-    ``dH ≤ −eps_delta + (L ε²/2) u_sq``, i.e. ``margin = −eps_delta + (Lε²/2)u_sq − dH ≥ 0``.
+    ``dH = H_d(t+1) − H_d(t)``; ``eps_dissipation = εΔ_t ≥ 0``; ``u_sq = ‖u_t‖²``; the inequality is
+    ``dH ≤ −eps_dissipation + (L ε²/2) u_sq``, i.e. ``margin = −eps_dissipation + (Lε²/2)u_sq − dH ≥ 0``.
     """
 
     dH: np.ndarray
-    eps_delta: np.ndarray
+    eps_dissipation: np.ndarray
     u_sq: np.ndarray
     x_next: np.ndarray
     m_next: np.ndarray
 
     def margin(self, L: float, lr: float) -> np.ndarray:
-        return -self.eps_delta + 0.5 * L * lr**2 * self.u_sq - self.dH
+        return -self.eps_dissipation + 0.5 * L * lr**2 * self.u_sq - self.dH
 
 
 def _C(p: LionParams) -> float:
@@ -146,7 +146,7 @@ def discrete_step_terms(kappa, f_value, grad, x, m, params: LionParams, g=None,
     u = gk - lam * x1
     y1 = kappa.conj_grad(lam * x1)
     Q = e * lam * (1 - b1) + 1 - b2
-    eps_delta = (e * (1 - b2 + e * lam) / Q * kappa.inner(u, mt - y1)
-                 + e * b1 * (1 - b2) / ((b2 - b1) * Q) * kappa.inner(gk - kappa.grad(m1), mt - m1))
+    eps_dissipation = (e * (1 - b2 + e * lam) / Q * kappa.inner(u, mt - y1)
+                       + e * b1 * (1 - b2) / ((b2 - b1) * Q) * kappa.inner(gk - kappa.grad(m1), mt - m1))
     dH = H_discrete(kappa, f_value, x1, m1, params, C) - H_discrete(kappa, f_value, x, m, params, C)
-    return DiscreteStepTerms(dH, eps_delta, kappa.inner(u, u), x1, m1)
+    return DiscreteStepTerms(dH, eps_dissipation, kappa.inner(u, u), x1, m1)

@@ -316,7 +316,7 @@ class DiscreteTrials:
     trials: int
     worst_margin: float
     worst_relative_margin: float
-    min_eps_delta: float
+    min_eps_dissipation: float
     kappa: str
 
 
@@ -345,11 +345,11 @@ def discrete_numeric_check(K, trials: int = 2000, dim: int = 4, seed: int = 0) -
         with np.errstate(all="ignore"):
             st = functions.discrete_step_terms(K, f.value, f.grad, x, m, p)
             mg = st.margin(f.L, p.lr)
-        size = np.abs(st.dH) + np.abs(st.eps_delta) + 0.5 * f.L * p.lr**2 * st.u_sq + 1e-300
+        size = np.abs(st.dH) + np.abs(st.eps_dissipation) + 0.5 * f.L * p.lr**2 * st.u_sq + 1e-300
         ok = np.isfinite(mg)
         if ok.any():
             worst = min(worst, float(np.min(mg[ok])))
             worst_rel = min(worst_rel, float(np.min(mg[ok] / size[ok])))
-            min_ed = min(min_ed, float(np.min(st.eps_delta[ok])))
+            min_ed = min(min_ed, float(np.min(st.eps_dissipation[ok])))
     return DiscreteTrials(trials=(trials // per) * per, worst_margin=worst, worst_relative_margin=worst_rel,
-                         min_eps_delta=min_ed, kappa=K.name)
+                         min_eps_dissipation=min_ed, kappa=K.name)

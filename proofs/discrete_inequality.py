@@ -146,7 +146,7 @@ def _inequality(fast, seed, variant):
                 if not np.allclose(T.x_next, X[1:], rtol=1e-12, atol=1e-12):
                     raise AssertionError("discrete_step_terms and discrete.simulate disagree")
                 scale = np.maximum(_scale(K, f, X[:-1], M[:-1], p, C), _scale(K, f, X[1:], M[1:], p, C))
-                eps_delta = T.eps_delta * (0.5 if variant == "wrong_delta" else 1.0)
+                eps_delta = T.eps_dissipation * (0.5 if variant == "wrong_delta" else 1.0)
                 margin = -eps_delta + 0.5 * f.L * lr**2 * T.u_sq - T.dH
                 res, iscale, slack = _identity(K, f, X[:-1], M[:-1], X[1:], M[1:], p, T.dH, eps_delta,
                                                T.u_sq)

@@ -48,7 +48,7 @@ def run(args) -> int:
     else:
         print(f"  symbolic: sympy could not finish (residual {dr.residual}); relying on the numerical check")
     print(f"  numerical: {dn.trials} random trials (K = logcosh, quadratic f, random beta1 < beta2, eps, lam): "
-          f"worst margin {dn.worst_margin:.3g} (relative {dn.worst_relative_margin:.3g}), min eps*Delta {dn.min_eps_delta:.3g}")
+          f"worst margin {dn.worst_margin:.3g} (relative {dn.worst_relative_margin:.3g}), min eps*Delta {dn.min_eps_dissipation:.3g}")
     if args.json:
         write_json(args.json, {
             "ansatz": "alpha*f(x) + b*(gamma/lam)*Kstar(lam*x) + c*(Kstar(lam*x) + K(m) - lam*<m,x>)",

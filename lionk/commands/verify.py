@@ -80,7 +80,7 @@ def _print_report(r) -> None:
     ce = r.counterexample
     if ce is not None:
         print(f"  counterexample: dH/dt = {ce.dH_dt:.6g} > 0 at x = {_fmt(ce.x)}, m = {_fmt(ce.m)}")
-        print(f"    (finite difference of H along the flow: {ce.fd_dH_dt:.6g}; Delta = {ce.delta:.6g}; "
+        print(f"    (finite difference of H along the flow: {ce.fd_dH_dt:.6g}; Delta = {ce.dissipation:.6g}; "
               f"{ce.starts} optimiser starts, {ce.evaluations} evaluations)")
 
 

@@ -100,7 +100,7 @@ def compute(small: bool = False) -> LyapunovRun:
     terms = lyap.discrete_step_terms(K, f.value, f.grad, xd[:-1], md[:-1], p)
     return LyapunovRun("logcosh (δ = 0.1)", ode, lr, x0, fl.t, f.value(x), Hc, Dc, H_star, run.t,
                        f.value(xd), Hd, float(lyap.H_discrete(K, f.value, xs, ms, p)),
-                       terms.eps_delta / lr, terms.margin(f.L, lr), float(f.L), fl.method)
+                       terms.eps_dissipation / lr, terms.margin(f.L, lr), float(f.L), fl.method)
 
 
 def draw(d) -> Figure:
