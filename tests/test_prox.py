@@ -154,3 +154,18 @@ def test_moreau_value_is_below_K_and_converges():
 def test_bad_width(bad):
     with pytest.raises(LionKError, match="width"):
         prox(kappa.get("l1"), M, bad)
+
+
+@pytest.mark.parametrize("name", ["l1", "relu", "l2"])
+def test_moreau_grad_of_support_functions_is_the_projection(name):
+    """For K = σ_D, ∇K_δ(m) = proj_D(m/δ); checked against (m − prox)/δ with prox in closed form."""
+    d = 0.25
+    K = kappa.get(name)
+    if name == "l1":
+        z = np.sign(M) * np.maximum(np.abs(M) - d, 0.0)
+    elif name == "relu":  # k(u) = max(u, 0): z = u − δ for u > δ, 0 on [0, δ], u for u < 0
+        z = np.where(M > d, M - d, np.where(M < 0, M, 0.0))
+    else:
+        n = np.linalg.norm(M, axis=-1, keepdims=True)
+        z = np.maximum(1 - d / n, 0) * M
+    np.testing.assert_allclose(moreau_grad(K, M, d), (M - z) / d, rtol=0, atol=1e-12)
