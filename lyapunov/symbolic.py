@@ -39,7 +39,7 @@ from lionk.errors import LionKError
 __all__ = [
     "Piece", "SeparableSpec", "MonotoneTerm", "DISCOVERY_NAMES", "IdentityResult", "DiscoveryResult", "DiscreteResult",
     "ode_symbols", "generic_identity", "concrete_identity", "discover_coefficient", "discrete_inequality",
-    "catalogue_spec", "monotone_terms", "H_formula", "delta_formula",
+    "catalogue_spec", "monotone_terms", "H_formula", "dissipation_formula", "delta_formula",
 ]
 
 
@@ -157,7 +157,7 @@ class IdentityResult:
     dim: int
     H: sp.Expr
     dH_dt: sp.Expr
-    delta: sp.Expr
+    dissipation: sp.Expr
     cases: int
     seconds: float
     assumptions: str
@@ -169,7 +169,7 @@ class IdentityResult:
 class DiscoveryResult:
     """Outcome of :func:`discover_coefficient` (all expressions in the ODE parameter symbols).
 
-    ``sign_indefinite_term`` and ``remaining_delta`` use the symbols of :data:`DISCOVERY_NAMES`
+    ``sign_indefinite_term`` and ``remaining_dissipation`` use the symbols of :data:`DISCOVERY_NAMES`
     (Sind, P1, P2, P3), so ``str()`` of every field is parsable by ``sympy.sympify``.
     """
 
@@ -178,7 +178,7 @@ class DiscoveryResult:
     weights: dict
     sign_indefinite_term: sp.Expr
     sign_indefinite_coefficient: sp.Expr
-    remaining_delta: sp.Expr
+    remaining_dissipation: sp.Expr
     solutions: list
     dim: int
     seconds: float
@@ -205,7 +205,7 @@ class DiscreteResult:
     proved: bool
     residual: sp.Expr
     C: sp.Expr
-    eps_delta: sp.Expr
+    eps_dissipation: sp.Expr
     inequalities: tuple
     coefficients_nonneg: dict
     dim: int
@@ -278,9 +278,13 @@ def H_formula() -> str:
     return "H(x,m) = alpha*f(x) + (gamma/lam)*K*(lam*x) + c*(K*(lam*x) + K(m) - lam*<m,x>),  c = (1-eps*gamma)/(1+eps*lam)"
 
 
-def delta_formula() -> str:
+def dissipation_formula() -> str:
     return ("Delta(x,m) = (gamma+lam)/(1+eps*lam) * <mt - gradK*(lam*x), gradK(mt) - lam*x> "
             "+ (1-eps*gamma)/(eps*(1+eps*lam)) * <mt - m, gradK(mt) - gradK(m)>,  mt = m + eps*mdot")
+
+
+#: Old name of :func:`dissipation_formula` (alias of the old import path).
+delta_formula = dissipation_formula
 
 
 def monotone_terms(s=None) -> list[MonotoneTerm]:
@@ -350,9 +354,9 @@ def _derive(kf: _KFuncs, d: int, s: dict, c=None, b=1):
     P1 = _dot([p - q for p, q in zip(mt, m)], [p - q for p, q in zip(gK_mt, gK_m)])
     P2 = _dot([p - q for p, q in zip(mt, gKs)], [p - q for p, q in zip(gK_mt, y)])
     P3 = _dot([p - q for p, q in zip(m, gKs)], [p - q for p, q in zip(gK_m, y)])
-    delta = (g + l) / (1 + e * l) * P2 + (1 - e * g) / (e * (1 + e * l)) * P1
+    dissipation = (g + l) / (1 + e * l) * P2 + (1 - e * g) / (e * (1 + e * l)) * P1
     canon = _Canon({tuple(x): "x", tuple(m): "m", tuple(mt): "mt", tuple(y): "lamx"})
-    return dict(x=x, m=m, mt=mt, y=y, f=f, gf=gf, H=H, dHdt=dHdt, delta=delta, P1=P1, P2=P2, P3=P3,
+    return dict(x=x, m=m, mt=mt, y=y, f=f, gf=gf, H=H, dHdt=dHdt, dissipation=dissipation, P1=P1, P2=P2, P3=P3,
                 canon=canon, c=c)
 
 
@@ -433,10 +437,10 @@ def generic_identity(d: int = 2) -> IdentityResult:
     D = _derive(_abstract_kfuncs(), d, s)
     canon = D["canon"]
     dHdt = canon(D["dHdt"])
-    delta = canon(D["delta"])
-    ok, res = _is_zero(dHdt + delta)
+    dissipation = canon(D["dissipation"])
+    ok, res = _is_zero(dHdt + dissipation)
     return IdentityResult(
-        proved=ok, residual=res, dim=d, H=D["H"], dH_dt=dHdt, delta=delta, cases=1,
+        proved=ok, residual=res, dim=d, H=D["H"], dH_dt=dHdt, dissipation=dissipation, cases=1,
         seconds=time.perf_counter() - t0,
         assumptions="alpha, gamma, lam, eps > 0; K, K*, f differentiable at the points where they are evaluated "
                     "(x with lam*x in the interior of dom K*)",
@@ -510,17 +514,17 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
                 holder["mt"] = tuple(mi + e * (-a * f.diff(xi) - g * mi) for xi, mi in zip(x, m))
                 D = _derive(kf, d, s)
                 canon = D["canon"]
-                dHdt, delta = canon(D["dHdt"]), canon(D["delta"])
+                dHdt, dissipation = canon(D["dHdt"]), canon(D["dissipation"])
                 if spec_params:
                     dHdt, delta = dHdt.subs(spec_params), delta.subs(spec_params)
         except _Timeout:
             undecided = _timeout_residual(seconds)
             break
         left = deadline - time.monotonic()
-        zt = _zero_test(dHdt + delta, min(FALLBACK_SECONDS, left))
+        zt = _zero_test(dHdt + dissipation, min(FALLBACK_SECONDS, left))
         cases += 1
         if first is None:
-            first = (D["H"], dHdt, delta)
+            first = (D["H"], dHdt, dissipation)
         if zt.undecided:
             undecided = _timeout_residual(seconds) if left < FALLBACK_SECONDS else zt.residual
             break
@@ -532,7 +536,7 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
         first = (sp.nan, sp.nan, sp.nan)
     residual = sp.S.Zero if proved else (residuals[0] if residuals else undecided)
     return IdentityResult(
-        proved=proved, residual=residual, dim=d, H=first[0], dH_dt=first[1], delta=first[2], cases=cases,
+        proved=proved, residual=residual, dim=d, H=first[0], dH_dt=first[1], dissipation=first[2], cases=cases,
         seconds=time.perf_counter() - t0, undecided=bool(not residuals and undecided is not None),
         assumptions=(f"alpha, gamma, lam, eps > 0; every coordinate of m, mt and lam*x inside one smooth piece of "
                      f"k and k* ({len(spec.pieces)} x {len(spec.pieces)} x {len(spec.conj_pieces)} piece combinations); "
@@ -667,7 +671,7 @@ def discover_coefficient(d: int = 2, unknown_b: bool = True) -> DiscoveryResult:
         c=c_val, b=b_val, weights=weights,
         sign_indefinite_term=kcoef * sp.Symbol("Sind"),
         sign_indefinite_coefficient=sp.collect(sp.expand(kcoef), c),
-        remaining_delta=remaining_named, solutions=sols, dim=d, seconds=time.perf_counter() - t0,
+        remaining_dissipation=remaining_named, solutions=sols, dim=d, seconds=time.perf_counter() - t0,
     )
 
 
@@ -706,14 +710,14 @@ def discrete_inequality(d: int = 2) -> DiscreteResult:
     bound_Ks = _dot(y1, [l * p - l * q for p, q in zip(x1, x)])
     w_f, w_Ks, w_K = sp.Integer(1), 1 / l + C, C
     bound = w_f * bound_f + w_Ks * bound_Ks + w_K * bound_K - C * l * (_dot(m1, x1) - _dot(m, x))
-    eps_delta = (e * (1 - b2 + e * l) / Q * _dot(u, [p - q for p, q in zip(mt1, y1)])
+    eps_dissipation = (e * (1 - b2 + e * l) / Q * _dot(u, [p - q for p, q in zip(mt1, y1)])
                  + e * b1 * (1 - b2) / ((b2 - b1) * Q) * _dot([p - q for p, q in zip(gk, gm1)],
                                                                [p - q for p, q in zip(mt1, m1)]))
-    ok, res = _is_zero(bound + eps_delta - L * e**2 / 2 * _dot(u, u))
+    ok, res = _is_zero(bound + eps_dissipation - L * e**2 / 2 * _dot(u, u))
     # weights ≥ 0 under 0 ≤ β1 < β2 < 1, ε, λ > 0: Q = ελ(1−β1) + (1−β2) > 0
     nonneg = {"f (L-smoothness)": "1", "K* (convexity)": str(sp.simplify(w_Ks)), "K (convexity)": str(C)}
     return DiscreteResult(
-        proved=ok, residual=res, C=C, eps_delta=eps_delta,
+        proved=ok, residual=res, C=C, eps_dissipation=eps_dissipation,
         inequalities=("f(x1) - f(x) <= <gradf(x), x1 - x> + (L/2)|x1 - x|^2",
                       "K(m1) - K(m) <= <gradK(m1), m1 - m>",
                       "K*(lam*x1) - K*(lam*x) <= <gradK*(lam*x1), lam*x1 - lam*x>"),

@@ -59,7 +59,7 @@ class VerifyReport:
     ode: dict
     hypotheses: dict
     symbolic: dict
-    delta_evidence: list
+    dissipation_evidence: list
     samples: dict
     trajectory: dict
     verified: bool
@@ -71,7 +71,7 @@ class VerifyReport:
     def as_dict(self) -> dict:
         return {
             "kappa": self.kappa, "ode": self.ode, "hypotheses": self.hypotheses, "symbolic": self.symbolic,
-            "delta_evidence": self.delta_evidence, "samples": self.samples, "trajectory": self.trajectory,
+            "delta_evidence": self.dissipation_evidence, "samples": self.samples, "trajectory": self.trajectory,
             "verified": self.verified, "reasons": self.reasons,
             "counterexample": None if self.counterexample is None else self.counterexample.as_dict(),
             "seconds": self.seconds, "notes": self.notes,
@@ -296,7 +296,7 @@ def _verify_kappa(K, ode: ODEParams, *, dim, samples, trajectories, seed, use_sy
             notes.append("no state with dH/dt > 0 was found by the optimiser (8 starts); this proves nothing")
     return VerifyReport(
         kappa=K.describe(), ode={"alpha": ode.alpha, "gamma": ode.gamma, "eps": ode.eps, "lam": ode.lam, "c": ode.c},
-        hypotheses={**hyp, "detail": hyp_detail}, symbolic=sym, delta_evidence=ev, samples=smp, trajectory=traj,
+        hypotheses={**hyp, "detail": hyp_detail}, symbolic=sym, dissipation_evidence=ev, samples=smp, trajectory=traj,
         verified=verified, reasons=reasons, counterexample=ce, seconds=time.perf_counter() - t0, notes=notes,
     )
 

@@ -21,7 +21,7 @@ def test_generic_identity_is_exactly_zero(d):
     r = symbolic.generic_identity(d)
     assert r.proved and r.residual == 0
     # the derivative symbols really are the abstract gradients at the four points
-    names = {str(s) for s in r.dH_dt.free_symbols | r.delta.free_symbols}
+    names = {str(s) for s in r.dH_dt.free_symbols | r.dissipation.free_symbols}
     assert {f"gK_mt_{d}", f"gK_m_{d}", f"gKstar_lamx_{d}", f"gf_x_{d}"} <= names
 
 
@@ -30,7 +30,7 @@ def test_wrong_coefficient_is_not_an_identity():
     s = symbolic.ode_symbols()
     wrong = (1 - s["eps"] * s["gamma"]) / (1 + 2 * s["eps"] * s["lam"])
     D = symbolic._derive(symbolic._abstract_kfuncs(), 2, s, c=wrong)
-    ok, res = symbolic._is_zero(D["canon"](D["dHdt"]) + D["canon"](D["delta"]))
+    ok, res = symbolic._is_zero(D["canon"](D["dHdt"]) + D["canon"](D["dissipation"]))
     assert not ok and res != 0
 
 

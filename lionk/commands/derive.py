@@ -36,7 +36,7 @@ def run(args) -> int:
     K = kappa_from_args(args)
     fmt = sp.latex if args.latex else str
     spec = symbolic.catalogue_spec(K)
-    out = {"kappa": K.describe(), "H": symbolic.H_formula(), "Delta": symbolic.delta_formula(),
+    out = {"kappa": K.describe(), "H": symbolic.H_formula(), "Delta": symbolic.dissipation_formula(),
            "monotone_terms": [{"coefficient": str(t.coefficient), "inner_product": t.inner_product, "reason": t.reason,
                                "condition": t.coefficient_condition} for t in symbolic.monotone_terms()]}
     print(f"K = {K.name}{'' if not K.params else ' ' + str(K.params)}: smooth={K.smooth} separable={K.separable} "
@@ -76,7 +76,7 @@ def run(args) -> int:
         else:
             print("  (no symbolic description of this K: value/grad/conj are numerical)")
     print(f"  {symbolic.H_formula()}")
-    print(f"  {symbolic.delta_formula()}")
+    print(f"  {symbolic.dissipation_formula()}")
     for t in symbolic.monotone_terms():
         print(f"    {t.inner_product} >= 0: {t.reason}; its coefficient {fmt(t.coefficient)} needs {t.coefficient_condition}")
     if args.json:

@@ -63,7 +63,7 @@ def _print_report(r) -> None:
         extra = f", {s['cases']} piece combination(s), {s['seconds']} s" if "cases" in s else ""
         print(f"  symbolic, this K: {s['status']}{extra}" + (f": {s.get('reason') or s.get('residual')}"
                                                              if s["status"] != "proved" else ""))
-    for e in r.delta_evidence:
+    for e in r.dissipation_evidence:
         print(f"  Delta term {e['coefficient_value']:.4g} * {e['inner_product']}: sampled min of the inner product "
               f"{e['sampled_min']:.3g} over {e['samples']} states")
     sm = r.samples
