@@ -64,7 +64,7 @@ from lionk.errors import LionKError, LionKWarning, NonFiniteError, check_finite
 from .field import vector_field
 from .filippov import SeparableFilippov
 from .objectives import Objective
-from .params import ODEParams, discrete_from_ode, ode_from_discrete
+from .params import ODEParams, discrete_from_ode, ode_from_discrete, resolve_params
 
 __all__ = [
     "simulate", "Trajectory", "KinkReport", "CoordinateKinks", "ODEParams",
@@ -210,15 +210,12 @@ def _params(params, alpha, gamma, eps, lam) -> ODEParams:
             raise LionKError(f"params must be an ODEParams, got {type(params).__name__}")
         p = params
     else:
-        missing = [n for n, v in zip(("alpha", "gamma", "eps", "lam"), (alpha, gamma, eps, lam)) if v is None]
-        if missing:
-            raise LionKError(f"missing ODE parameter(s): {', '.join(missing)} (or pass params=ODEParams(...))")
         try:
-            if float(lam) < 0:
+            if lam is not None and float(lam) < 0:
                 raise LionKError(f"lam must be >= 0 (weight decay; lam < 0 makes x grow without bound), got {lam}")
         except (TypeError, ValueError):
             raise LionKError(f"lam must be a number, got {lam!r}") from None
-        p = ODEParams(alpha=alpha, gamma=gamma, eps=eps, lam=lam)
+        p = resolve_params({"alpha": alpha, "gamma": gamma, "eps": eps, "lam": lam}, vocabulary="ode").ode
     if p.eps * p.gamma > 1.0 + 1e-12:
         warnings.warn(f"eps*gamma = {p.eps * p.gamma:g} > 1: m̃ overshoots m, H is not a Lyapunov function "
                       "and there is no discrete Lion-K counterpart (beta1 < 0)", LionKWarning, stacklevel=3)

@@ -58,11 +58,8 @@ ODE runs (:func:`check_ode`): ``lyapunov_ode`` (H(t) non-increasing on the outpu
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import math
 import os
-import sys
 import time
 import warnings
 import zipfile
@@ -75,7 +72,8 @@ from lionk.dynamics import discrete as discrete_mod
 from lionk.dynamics import kappa as kappa_mod
 from lionk.dynamics import objectives as objectives_mod
 from lionk.errors import LionKError, NonFiniteError
-from lionk.dynamics.params import LionParams, ODEParams
+from lionk.importer import import_attr
+from lionk.dynamics.params import DEFAULT_BETA1, DEFAULT_BETA2, LionParams, ODEParams, resolve_params
 
 __all__ = [
     "TOL", "ODE_TOL", "auto_tol", "PASS", "FAIL", "SKIP", "Check", "CheckReport", "RunSetup",
@@ -356,47 +354,6 @@ def _from_margins(name, mode, claim, margin, tol, *, describe, times=None, valid
 # ---------------------------------------------------------------------------------------------
 # objectives supplied by name or as module:attr
 # ---------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def cwd_importable():
-    """Make the current directory importable for the duration (as ``python -m`` would; the
-    ``lionk`` console script does not put it on ``sys.path``)."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
-        sys.path.insert(0, cwd)
-    try:
-        yield
-    finally:
-        if added:
-            try:
-                sys.path.remove(cwd)
-            except ValueError:
-                pass
-
-
-def _import_object(spec: str):
-    """Import ``module:attr`` (``attr`` may be dotted); the current directory is importable."""
-    mod_name, _, attr = spec.partition(":")
-    if not mod_name or not attr:
-        raise LionKError(f"expected module:attr, got {spec!r}")
-    parts = mod_name.split(".") + attr.split(".")
-    if not all(p.isidentifier() and not p.startswith("__") for p in parts):
-        raise LionKError(f"not a valid module:attr reference: {spec!r}")
-    with cwd_importable():
-        try:
-            obj = importlib.import_module(mod_name)
-        except ImportError as exc:
-            raise LionKError(f"cannot import module {mod_name!r}: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - user code: report in one line
-            raise LionKError(f"importing {mod_name!r} raised {type(exc).__name__}: {_one_line(exc)}") from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise LionKError(f"{mod_name!r} has no attribute {attr!r}") from None
-    return obj
-
-
 def _one_line(exc) -> str:
     s = str(exc).strip().splitlines()
     return s[0] if s else ""
@@ -462,7 +419,7 @@ def load_objective(spec: str, *, dim: int | None = None, shape: tuple | None = N
                                  f"use dim <= {limit}")
             kw["dim"] = dim
         return objectives_mod.get(spec, **kw)
-    obj = _import_object(spec)
+    obj = import_attr(spec)  # the one importer: current directory importable, one-line errors
     if isinstance(obj, objectives_mod.Objective):
         return obj
     if shape is None:
@@ -664,8 +621,8 @@ def _chunks(n, per_row, budget=2_000_000):
         yield a, min(n, a + step)
 
 
-def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, decay="explicit", grad=None,
-                       f=None, L=None, tol=TOL, member_tol=None, mode="recorded", convention_hint=None,
+def check_discrete_run(K, x, m, *, lr, beta1=DEFAULT_BETA1, beta2=DEFAULT_BETA2, weight_decay, decay="explicit",
+                       grad=None, f=None, L=None, tol=TOL, member_tol=None, mode="recorded", convention_hint=None,
                        advice=None) -> list[Check]:
     """Check Phase 1 and §5b along a discrete Lion-K run.
 
@@ -703,7 +660,7 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
     -------
     list of Check
     """
-    p = LionParams(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay)
+    p = resolve_params({"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}).discrete
     _validate_discrete(p, decay)
     tol = float(tol)
     if not (math.isfinite(tol) and 0 <= tol <= MAX_TOL):
@@ -930,15 +887,15 @@ def _work_guard(n_states: int, size: int, steps: int) -> None:
                          f"> {MAX_WORK:.3g}; lower --batch, --dim or --steps")
 
 
-def check_simulated_discrete(K, objective, x0, *, lr, beta1=0.9, beta2=0.99, weight_decay, decay="explicit",
-                             steps=300, m0=None, tol=TOL, L=None, member_tol=None, advice=None) -> list[Check]:
+def check_simulated_discrete(K, objective, x0, *, lr, beta1=DEFAULT_BETA1, beta2=DEFAULT_BETA2, weight_decay,
+                             decay="explicit", steps=300, m0=None, tol=TOL, L=None, member_tol=None, advice=None) -> list[Check]:
     """Run discrete Lion-K from ``x0`` (shape (B, *event)) and check it (see :func:`check_discrete_run`;
     ``advice`` may contain ``{steps}``, replaced by the number of steps Phase 1 needs).
 
     ``objective`` is an :class:`~lionk.dynamics.objectives.Objective` (its ``L`` is used unless ``L`` is
     given) or a gradient callable (then ``lyapunov_discrete_L`` is skipped).
     """
-    p = LionParams(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay)
+    p = resolve_params({"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}).discrete
     _validate_discrete(p, decay)
     x0 = np.asarray(x0, dtype=float)
     K.check_state(x0, "x0")

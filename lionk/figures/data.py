@@ -28,7 +28,7 @@ from lionk.dynamics import discrete, kappa as kappa_mod, objectives
 from lionk.errors import LionKError
 from lionk.dynamics.field import vector_field
 from lionk.dynamics.objectives import Objective
-from lionk.dynamics.params import ODEParams, discrete_from_ode
+from lionk.dynamics.params import ODEParams, discrete_from_ode, ode_from_discrete
 from lionk.lyapunov import functions as lyap
 from lionk.proofs import references
 
@@ -313,8 +313,7 @@ def _label(K) -> str:
 
 def _fig2(f: Objective, lam: float, starts, view, steps: int, small: bool) -> Trajectories2D:
     lr, betas = FIG2_LR, FIG2_BETAS
-    ode = ODEParams(alpha=(1 - betas[1]) / lr, gamma=(1 - betas[1]) / lr,
-                    eps=lr * (1 - betas[0]) / (1 - betas[1]), lam=lam)
+    ode = ode_from_discrete(lr, betas[0], betas[1], lam)
     (x_lo, x_hi), (y_lo, y_hi) = view
     n = 60 if small else 200
     xs, ys = _grid(x_lo, x_hi, n), _grid(y_lo, y_hi, n)
