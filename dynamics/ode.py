@@ -65,6 +65,7 @@ from .field import vector_field
 from .filippov import SeparableFilippov
 from .objectives import Objective
 from .params import ODEParams, discrete_from_ode, ode_from_discrete, resolve_params
+from .prox import moreau_grad, prox_method
 
 __all__ = [
     "simulate", "Trajectory", "KinkReport", "CoordinateKinks", "ODEParams",
@@ -556,8 +557,9 @@ def _solve_moreau(pb: ODEProblem) -> MethodResult:
     smoothing = _tol("smoothing", smoothing)
     y0 = pb.y0()
     runs = []
+    route = prox_method(K)  # once: the ∇K_δ of K itself, proj_D(m̃/δ) only for support functions
     for dl in (smoothing, smoothing / 2):
-        fld = _FlatField(K, grad, ode, X0.shape, pb.counter, kgrad=lambda mt, dl=dl: K.dual_project(mt / dl))
+        fld = _FlatField(K, grad, ode, X0.shape, pb.counter, kgrad=lambda mt, dl=dl: moreau_grad(K, mt, dl, route))
         runs.append(_solve_flat(fld, y0, pb.t0, pb.t1, "Radau", pb.rtol, pb.atol, pb.options))
     coarse, fine = runs
     t_out = pb.t_eval if pb.t_eval is not None else fine.t
@@ -575,15 +577,17 @@ def _solve_moreau(pb: ODEProblem) -> MethodResult:
     ms = fine.sol(t_out)[N:].T.reshape((len(t_out),) + X0.shape)
     g = np.asarray(grad(xs), dtype=float)
     mt = ms + ode.eps * (-ode.alpha * g - ode.gamma * ms)
-    diff = np.abs(K.dual_project(mt / (smoothing / 2)) - K.grad(mt))
+    diff = np.abs(moreau_grad(K, mt, smoothing / 2, route) - K.grad(mt))
     axes = tuple(range(2, diff.ndim))
     in_layer = np.max(diff, axis=axes) > 1e-9
     coords = ()
     if K.separable and ev == 1:
         coords = _sign_change_report(K, grad, ode, np.asarray(t_out), xs, ms, B, E)
     report = KinkReport(
-        treatment=f"Moreau smoothing ∇K_δ(m̃) = proj_D(m̃/δ) at δ = {smoothing:g} and δ/2 (Radau), "
-                  "Richardson extrapolation 2·z(δ/2) − z(δ)",
+        treatment=(f"Moreau smoothing ∇K_δ(m̃) = proj_D(m̃/δ) at δ = {smoothing:g} and δ/2 (Radau), "
+                   "Richardson extrapolation 2·z(δ/2) − z(δ)") if route.name == "support" else
+                  (f"Moreau smoothing ∇K_δ(m̃) = (m̃ − prox_δK(m̃))/δ ({route.why}) at δ = {smoothing:g} and δ/2 "
+                   "(Radau), Richardson extrapolation 2·z(δ/2) − z(δ)"),
         coordinates=coords,
         n_crossings=sum(len(c.crossings) for c in coords),
         smoothing=smoothing,

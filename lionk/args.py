@@ -129,11 +129,18 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def params_from_args(args) -> tuple[LionParams | None, ODEParams]:
+def params_from_args(args, *, default_vocabulary: str | None = None) -> tuple[LionParams | None, ODEParams]:
     """Resolve either vocabulary (:func:`lionk.dynamics.params.resolve_params`); returns
-    (discrete params or None, ODE params)."""
-    r = resolve_params({k: getattr(args, k, None) for k in DISCRETE_NAMES + ODE_NAMES},
-                       defaults=getattr(args, "_param_defaults", {}), spell=flag)
+    (discrete params or None, ODE params).
+
+    With ``default_vocabulary="ode"`` a command whose defaults are ODE parameters (``lionk phase``)
+    reads them when no practitioners' parameter is given.
+    """
+    values = {k: getattr(args, k, None) for k in DISCRETE_NAMES + ODE_NAMES}
+    vocabulary = None
+    if default_vocabulary == "ode" and all(values[k] is None for k in DISCRETE_NAMES):
+        vocabulary = "ode"
+    r = resolve_params(values, defaults=getattr(args, "_param_defaults", {}), vocabulary=vocabulary, spell=flag)
     return r.discrete, r.ode
 
 
