@@ -35,7 +35,7 @@ import numpy as np
 from . import kappa as kappa_mod
 from lionk.errors import LionKError, LionKWarning, check_finite
 from .objectives import Objective
-from .params import LionParams, ODEParams
+from .params import DEFAULT_BETAS, LionParams, ODEParams
 
 __all__ = ["LionKState", "LionK", "DiscreteRun", "init", "step", "lion_k", "simulate"]
 
@@ -109,7 +109,7 @@ def _validate(lr, betas, weight_decay, decay) -> LionParams:
         b1, b2 = betas
     except (TypeError, ValueError):
         raise LionKError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
-    p = LionParams(lr=lr, beta1=b1, beta2=b2, weight_decay=weight_decay)
+    p = LionParams(lr=lr, beta1=b1, beta2=b2, weight_decay=weight_decay)  # not resolve_params: step() is hot
     _check_decay(decay)
     if decay == "explicit" and p.lr * p.weight_decay > 1.0:
         warnings.warn(
@@ -160,7 +160,7 @@ def init(x0, m0=None) -> LionKState:
     return LionKState(x, m, 0)
 
 
-def step(state: LionKState, g, *, kappa, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0,
+def step(state: LionKState, g, *, kappa, lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.0,
          decay: str = "explicit") -> LionKState:
     """Pure Lion-K step: returns a new state, leaves ``state`` untouched.
 
@@ -183,7 +183,7 @@ def step(state: LionKState, g, *, kappa, lr: float, betas=(0.9, 0.99), weight_de
     return LionKState(x, m, state.count + 1)
 
 
-def lion_k(kappa, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0, decay: str = "explicit") -> LionK:
+def lion_k(kappa, lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.0, decay: str = "explicit") -> LionK:
     """Bind hyper-parameters and return the pure pair ``(init, step)`` (optax style).
 
     >>> opt = lion_k("l1", lr=1e-3, weight_decay=0.1)
@@ -202,7 +202,7 @@ def _grad_norm(g, event_ndim):
     return np.sqrt(np.sum(g * g, axis=tuple(range(-event_ndim, 0))))
 
 
-def simulate(kappa, grad, x0, *, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0, steps: int,
+def simulate(kappa, grad, x0, *, lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.0, steps: int,
              decay: str = "explicit", m0=None, noise_std: float = 0.0, seed=None,
              record_every: int = 1) -> DiscreteRun:
     """Run the discrete Lion-K map on a batch of initial states.

@@ -1,67 +1,22 @@
 """Objectives named on the command line: a catalogue name or a user's ``module:attr``.
 
-:func:`cwd_importable` and :func:`_import_object` are the importer of ``lionk check --objective``;
-they are meant to be replaced by the shared importer (``lionk/importer.py``) once it exists.
+``module:attr`` is imported by :func:`lionk.importer.import_attr`, the importer every command uses.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import os
-import sys
 from typing import Callable
 
 import numpy as np
 
 from lionk.dynamics import objectives as objectives_mod
 from lionk.errors import LionKError, first_line
+from lionk.importer import cwd_importable, import_attr
 
 __all__ = ["MAX_BUILTIN_DIM", "cwd_importable", "load_objective"]
 
 #: Largest dimension of the built-in objectives that store a dense matrix (dim × dim, or 200 × dim).
 MAX_BUILTIN_DIM = {"quadratic": 2000, "diag_quadratic": 2000, "logistic": 20000}
-
-
-@contextlib.contextmanager
-def cwd_importable():
-    """Make the current directory importable for the duration (as ``python -m`` would; the
-    ``lionk`` console script does not put it on ``sys.path``)."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
-        sys.path.insert(0, cwd)
-    try:
-        yield
-    finally:
-        if added:
-            try:
-                sys.path.remove(cwd)
-            except ValueError:
-                pass
-
-
-def _import_object(spec: str):
-    """Import ``module:attr`` (``attr`` may be dotted); the current directory is importable."""
-    mod_name, _, attr = spec.partition(":")
-    if not mod_name or not attr:
-        raise LionKError(f"expected module:attr, got {spec!r}")
-    parts = mod_name.split(".") + attr.split(".")
-    if not all(p.isidentifier() and not p.startswith("__") for p in parts):
-        raise LionKError(f"not a valid module:attr reference: {spec!r}")
-    with cwd_importable():
-        try:
-            obj = importlib.import_module(mod_name)
-        except ImportError as exc:
-            raise LionKError(f"cannot import module {mod_name!r}: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - user code: report in one line
-            raise LionKError(f"importing {mod_name!r} raised {type(exc).__name__}: {first_line(exc)}") from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise LionKError(f"{mod_name!r} has no attribute {attr!r}") from None
-    return obj
 
 
 class _UserObjective:
@@ -124,7 +79,7 @@ def load_objective(spec: str, *, dim: int | None = None, shape: tuple | None = N
                                  f"use dim <= {limit}")
             kw["dim"] = dim
         return objectives_mod.get(spec, **kw)
-    obj = _import_object(spec)
+    obj = import_attr(spec)  # the one importer: current directory importable, one-line errors
     if isinstance(obj, objectives_mod.Objective):
         return obj
     if shape is None:

@@ -28,12 +28,13 @@ import itertools
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from lionk.dynamics import kappa as kappa_mod
 from lionk.errors import LionKError
 
 __all__ = [
@@ -82,53 +83,12 @@ def _time_limit(seconds: float):
 # ---------------------------------------------------------------------------------------------
 # records
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Piece:
-    """One smooth piece of a separable k: ``k(u)`` and the stated ``k'(u)`` for u in ``cond``.
+#: One smooth piece of a separable k (the record lives with the K: :class:`lionk.dynamics.kappa.SymbolicPiece`).
+Piece = kappa_mod.SymbolicPiece
 
-    ``cond`` is a sympy relational in the piece's variable (used to pick sample points and to
-    document where the proof holds); ``sample`` is one point strictly inside the piece.
-    """
-
-    k: sp.Expr
-    dk: sp.Expr
-    cond: sp.Basic
-    sample: float
-
-
-@dataclass(frozen=True)
-class SeparableSpec:
-    """Symbolic description of a separable K(m) = Σ k(m_i) and its conjugate K*(y) = Σ k*(y_i).
-
-    Attributes
-    ----------
-    name : str
-    u, y : Symbol
-        Variables of k and of k*.
-    k, dk : Expr
-        k(u) and the ∇K selection k'(u) on the whole line (may contain Abs, Piecewise, ...).
-    kstar, dkstar : Expr or None
-        k*(y) and (k*)'(y) on the interior of dom k* (Piecewise allowed); None when not known in
-        closed form.
-    pieces, conj_pieces : tuple of Piece
-        Smooth pieces of k (on which ``dk`` is the derivative) and of k* (on the interior of dom k*).
-    domain : (Expr, Expr)
-        ``closure(dom k*) = [lo, hi]`` (±oo allowed).
-    params : dict
-        Symbol -> numeric value of the parameters appearing in the expressions (e.g. δ).
-    """
-
-    name: str
-    u: sp.Symbol
-    y: sp.Symbol
-    k: sp.Expr
-    dk: sp.Expr
-    kstar: sp.Expr | None
-    dkstar: sp.Expr | None
-    pieces: tuple
-    conj_pieces: tuple
-    domain: tuple
-    params: dict = field(default_factory=dict)
+#: Symbolic description of a separable K and its conjugate (:class:`lionk.dynamics.kappa.SymbolicForm`:
+#: a K describes itself through :meth:`~lionk.dynamics.kappa.Kappa.symbolic`).
+SeparableSpec = kappa_mod.SymbolicForm
 
 
 @dataclass(frozen=True)
@@ -516,7 +476,7 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
                 canon = D["canon"]
                 dHdt, dissipation = canon(D["dHdt"]), canon(D["dissipation"])
                 if spec_params:
-                    dHdt, delta = dHdt.subs(spec_params), delta.subs(spec_params)
+                    dHdt, dissipation = dHdt.subs(spec_params), dissipation.subs(spec_params)
         except _Timeout:
             undecided = _timeout_residual(seconds)
             break
@@ -559,41 +519,24 @@ def _piece_sample(cond, var):
 
 
 def catalogue_spec(K) -> SeparableSpec | None:
-    """The :class:`SeparableSpec` of a smooth separable catalogue K, or of a user K; else None.
+    """The :class:`SeparableSpec` of K, from K itself; None when K has no separable closed form.
 
-    quadratic: k = u²/2; logcosh(δ): k = δ log cosh(u/δ), k* = δ[(1+y)/2 log(1+y) + (1−y)/2 log(1−y)],
-    (k*)' = δ artanh(y); huber(δ): three pieces of k, k* = δ y²/2 on (−1, 1). δ is a positive symbol
-    (``params`` holds its numeric value), so the proof covers every δ > 0.
+    A user K built from an expression carries it as ``sym_spec``; a catalogue K (or any
+    :class:`~lionk.dynamics.kappa.Kappa`) gives it through :meth:`~lionk.dynamics.kappa.Kappa.symbolic`
+    (quadratic, logcosh(δ), huber(δ) in the catalogue; δ is a positive symbol whose numeric value is in
+    ``params``, so the proof covers every δ > 0).
     """
     spec = getattr(K, "sym_spec", None)
     if isinstance(spec, SeparableSpec):
         return spec
-    name = getattr(K, "name", None)
-    u, y = sp.Symbol("u", real=True), sp.Symbol("y", real=True)
-    if name == "quadratic":
-        pk = Piece(u**2 / 2, u, sp.true, 0.5)
-        py = Piece(y**2 / 2, y, sp.true, 0.5)
-        return SeparableSpec("quadratic", u, y, pk.k, pk.dk, py.k, py.dk, (pk,), (py,), (-sp.oo, sp.oo))
-    dl = sp.Symbol("delta", positive=True)
-    if name == "logcosh":
-        k = dl * sp.log(sp.cosh(u / dl))
-        ks = dl * ((1 + y) / 2 * sp.log(1 + y) + (1 - y) / 2 * sp.log(1 - y))
-        pk = Piece(k, sp.tanh(u / dl), sp.true, 0.5)
-        py = Piece(ks, dl * sp.atanh(y), (y > -1) & (y < 1), 0.0)
-        return SeparableSpec("logcosh", u, y, k, pk.dk, ks, py.dk, (pk,), (py,), (-sp.Integer(1), sp.Integer(1)),
-                             {dl: sp.nsimplify(K.delta)})
-    if name == "huber":
-        pieces = (
-            Piece(u**2 / (2 * dl), u / dl, sp.Abs(u) < dl, 0.0),
-            Piece(u - dl / 2, sp.Integer(1), u > dl, 2.0),
-            Piece(-u - dl / 2, -sp.Integer(1), u < -dl, -2.0),
-        )
-        k = sp.Piecewise((u**2 / (2 * dl), sp.Abs(u) <= dl), (sp.Abs(u) - dl / 2, True))
-        dk = sp.Piecewise((u / dl, sp.Abs(u) <= dl), (sp.sign(u), True))
-        py = Piece(dl * y**2 / 2, dl * y, (y > -1) & (y < 1), 0.0)
-        return SeparableSpec("huber", u, y, k, dk, py.k, py.dk, pieces, (py,), (-sp.Integer(1), sp.Integer(1)),
-                             {dl: sp.nsimplify(K.delta)})
-    return None
+    form = getattr(K, "symbolic", None)
+    if not callable(form):
+        return None
+    spec = form()
+    if spec is not None and not isinstance(spec, SeparableSpec):
+        raise LionKError(f"K={getattr(K, 'name', K)}: symbolic() must return a SymbolicForm or None, "
+                         f"got {type(spec).__name__}")
+    return spec
 
 
 # ---------------------------------------------------------------------------------------------

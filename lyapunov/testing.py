@@ -21,16 +21,14 @@ import numpy as np
 from lionk.dynamics import kappa as kappa_mod
 from lionk.dynamics import objectives as objectives_mod
 from lionk.errors import LionKError
-from lionk.dynamics.params import LionParams, ODEParams, ode_from_discrete
+from lionk.dynamics.params import DISCRETE_NAMES, EULER_LR_CAP, ODE_NAMES, LionParams, ODEParams
+from lionk.dynamics.params import resolve_params as _resolve
 
 from .checks.discrete import check_simulated_discrete, steps_to_enter, theta, validate_discrete
 from .checks.ode import check_ode
 from .checks.verdicts import FAIL, INCONCLUSIVE, ODE_TOL, PASS, SKIP, TOL, RunReport, RunSetup
 
 __all__ = ["assert_lyapunov_nonincreasing", "assert_constraint_reached", "resolve_params"]
-
-_DISC = ("lr", "beta1", "beta2", "weight_decay")
-_ODE = ("alpha", "gamma", "eps", "lam")
 
 
 def _kappa(kappa):
@@ -44,26 +42,14 @@ def _kappa(kappa):
 
 
 def resolve_params(params: dict) -> tuple[LionParams, ODEParams]:
-    """Discrete and ODE parameters from keyword arguments in either vocabulary."""
-    unknown = set(params) - set(_DISC) - set(_ODE)
-    if unknown:
-        raise TypeError(f"unknown parameter(s) {', '.join(sorted(unknown))}; use {', '.join(_DISC)} or {', '.join(_ODE)}")
-    has_d = any(params.get(k) is not None for k in _DISC)
-    has_o = any(params.get(k) is not None for k in _ODE)
-    if has_d and has_o:
-        raise LionKError("give parameters in one vocabulary: lr/beta1/beta2/weight_decay or alpha/gamma/eps/lam")
-    if has_o:
-        missing = [k for k in _ODE if params.get(k) is None]
-        if missing:
-            raise LionKError(f"missing ODE parameter(s): {', '.join(missing)}")
-        ode = ODEParams(*(params[k] for k in _ODE))
-        lp = ode.to_discrete(lr=min(0.1 / ode.gamma, 0.01))
-        return lp, ode
-    if params.get("lr") is None or params.get("weight_decay") is None:
-        raise LionKError("give lr and weight_decay (or alpha, gamma, eps, lam)")
-    lp = LionParams(params["lr"], params.get("beta1", 0.9) if params.get("beta1") is not None else 0.9,
-                    params.get("beta2", 0.99) if params.get("beta2") is not None else 0.99, params["weight_decay"])
-    return lp, ode_from_discrete(lp.lr, lp.beta1, lp.beta2, lp.weight_decay)
+    """Discrete and ODE parameters from keyword arguments in either vocabulary
+    (:func:`lionk.dynamics.params.resolve_params`; ODE input runs with the Euler step ``min(0.1/γ, 0.01)``)."""
+    unknown = set(params) - set(DISCRETE_NAMES) - set(ODE_NAMES)
+    if unknown:  # a misspelt keyword argument: Python's own error type
+        raise TypeError(f"unknown parameter(s) {', '.join(sorted(unknown))}; use {', '.join(DISCRETE_NAMES)} or "
+                        f"{', '.join(ODE_NAMES)}")
+    r = _resolve(params, required=("lr", "weight_decay"), euler_step_cap=EULER_LR_CAP)
+    return r.discrete, r.ode
 
 
 def _objective(grad, value, L):

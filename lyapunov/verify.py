@@ -39,12 +39,13 @@ from .trajectory import fd_check
 __all__ = ["VerifyReport", "verify_kappa", "verify_catalogue", "objective_for", "spec_consistency",
            "discrete_numeric_check", "DiscreteTrials", "CATALOGUE_CASES"]
 
-#: The catalogue entries verified by :func:`verify_catalogue` (parameters as in tests/conftest.py).
-CATALOGUE_CASES = [
-    ("l1", {}), ("l2", {}), ("lp", {"p": 3.0}), ("lp", {"p": 1.5}), ("linf", {}), ("quadratic", {}),
-    ("huber", {"delta": 0.7}), ("logcosh", {"delta": 0.5}), ("relu", {}), ("group_l2", {"groups": 2}),
-    ("nuclear", {}),
-]
+
+
+def __getattr__(attr):  # PEP 562: the list follows the registry (a K registered later is verified too)
+    if attr == "CATALOGUE_CASES":
+        return [(c.name, c.params) for c in kappa_mod.catalogue_cases()]
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
 
 #: relative tolerance of the sampled identity |dH/dt + Δ| ≤ tol·(Σ|terms|): a few hundred flops of
 #: double rounding (1e-16 each) with cancellation between terms of similar size
@@ -302,8 +303,9 @@ def _verify_kappa(K, ode: ODEParams, *, dim, samples, trajectories, seed, use_sy
 
 
 def verify_catalogue(ode: ODEParams, **kw) -> list[VerifyReport]:
-    """:func:`verify_kappa` for every entry of :data:`CATALOGUE_CASES`."""
-    return [verify_kappa(kappa_mod.get(name, **params), ode, **kw) for name, params in CATALOGUE_CASES]
+    """:func:`verify_kappa` for every registered K with each of its example parameter sets
+    (:func:`lionk.dynamics.kappa.catalogue_cases`)."""
+    return [verify_kappa(c.kappa, ode, **kw) for c in kappa_mod.catalogue_cases()]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,16 +79,16 @@ KAPPAS = [("l1", {}), ("relu", {}), ("l2", {}), ("lp", {"p": 3.0}), ("linf", {})
           ("nuclear", {}), ("huber", {"delta": 0.5}), ("logcosh", {"delta": 0.5}), ("quadratic", {})]
 
 
-def trajectory(K, f, P, x0, m0, T, n, fine: bool = False, rtol=RTOL, atol=ATOL, delta=None):
+def trajectory(K, f, P, x0, m0, T, n, fine: bool = False, rtol=RTOL, atol=ATOL, smoothing=None):
     """Solve the ODE on a uniform grid of n points (2n − 1 if ``fine``) over [0, T].
 
-    ``delta`` is passed to :func:`lionk.dynamics.ode.simulate` (smoothing width of the Moreau method).
+    ``smoothing`` is passed to :func:`lionk.dynamics.ode.simulate` (width of the Moreau smoothing).
     """
     from lionk.dynamics import ode
 
     te = np.linspace(0.0, T, 2 * n - 1 if fine else n)
     return ode.simulate(K, f.grad, x0, m0=m0, params=P, t_span=(0.0, T), t_eval=te, rtol=rtol, atol=atol,
-                        delta=delta)
+                        smoothing=smoothing)
 
 
 def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
@@ -158,7 +158,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             else:
                 # absolute smoothing width for the Moreau solver (its default scales with |m̃0|,
                 # which the large uphill m0 makes ~50, and then warns about its own error)
-                tr = trajectory(K, f, P, x0, m0, T_A, 401, delta=1e-3)
+                tr = trajectory(K, f, P, x0, m0, T_A, 401, smoothing=1e-3)
                 H = lf.H(K, f.value, tr.x, tr.m, P, c=c)
                 # control ("the check has teeth"): αf alone — H with c = 0 on D — must rise well
                 # above the noise allowance on these same trajectories

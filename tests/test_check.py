@@ -456,13 +456,12 @@ def test_user_objective_module(tmp_path, capsys, monkeypatch):
 
 
 def test_failing_simulation_exits_1_with_first_step(capsys, monkeypatch):
-    kappa_mod._REGISTRY["test_nonconvex"] = NonConvex
-    monkeypatch.setattr(kappa_mod, "NAMES", tuple(kappa_mod._REGISTRY))
+    kappa_mod.register("test_nonconvex", NonConvex)
     try:
         code, out, _ = run_cli(["check", "--kappa", "test_nonconvex", "--objective", "quadratic", "--lr", "0.05",
                                 "--weight-decay", "0.5", "--init-scale", "0.5", "--dim", "8", "--seed", "3"], capsys)
     finally:
-        del kappa_mod._REGISTRY["test_nonconvex"]
+        kappa_mod.unregister("test_nonconvex")
     assert code == 1
     assert "FAIL dissipation_discrete_nonnegative[discrete]: first failure at step" in out
 

@@ -18,15 +18,15 @@ import warnings
 import numpy as np
 
 from lionk.errors import LionKError, LionKWarning
-from lionk.dynamics.params import LionParams, ODEParams
+from lionk.dynamics.params import ODE_NAMES, LionParams, euler_lr, resolve_params
 from lionk.lyapunov.checks.discrete import check_discrete_run, check_simulated_discrete, implicit_lr
 from lionk.lyapunov.checks.ode import check_ode
 from lionk.lyapunov.checks.verdicts import (FAIL, INCONCLUSIVE, MAX_ODE_TOL, MAX_TOL, ODE_TOL, PASS, TOL,
                                             TOL_FLOAT16, TOL_FLOAT32, RunReport, RunSetup, auto_tol)
 from lionk.recorded import MAX_ELEMENTS, load_recorded_run
-from lionk.user_objective import cwd_importable, load_objective
+from lionk.user_objective import load_objective
 
-from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args,
+from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, flag, kappa_from_args,
                     params_from_args, positive_int, seed_int, write_json)
 
 #: Exit status of ``lionk check`` per verdict (2: usage error; 3: the CLI's internal-error code).
@@ -181,13 +181,9 @@ def _discrete_params(args, *, recorded: bool):
         if args.lr is None or any(getattr(args, k) is not None for k in ("beta1", "beta2", "weight_decay")):
             raise LionKError("a recorded run in the ODE vocabulary needs --alpha --gamma --eps --lam and --lr (the "
                              "run's step; the ODE parameters do not determine it), and no --beta1/--beta2/--weight-decay")
-        vals = {k: getattr(args, k) for k in ("alpha", "gamma", "eps", "lam")}
-        missing = [f"--{k}" for k, v in vals.items() if v is None]
-        if missing:
-            raise LionKError(f"missing ODE parameter(s): {', '.join(missing)}")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", LionKWarning)
-            ode = ODEParams(**vals)
+            ode = resolve_params({k: getattr(args, k) for k in ODE_NAMES}, spell=flag).ode
             lp = ode.to_discrete(lr=args.lr)
         notes.append(f"lr = {lp.lr:g} with this ODE gives beta1 = 1 - eps*gamma = {lp.beta1:g}, "
                      f"beta2 = 1 - gamma*lr = {lp.beta2:g}, weight_decay = lam (math file §2)")
@@ -206,7 +202,7 @@ def _discrete_params(args, *, recorded: bool):
         warnings.simplefilter("always", LionKWarning)
         lp, ode = params_from_args(args)
         if lp is None:
-            lr = min(0.1 / ode.gamma, DEFAULT_LR)
+            lr = euler_lr(ode, DEFAULT_LR)
             lp = ode.to_discrete(lr=lr)
             notes.append(f"the discrete run uses lr = {lr:g}, the Euler step of this ODE (math file §2)")
     notes.extend(str(w.message) for w in caught if issubclass(w.category, LionKWarning))
@@ -244,8 +240,7 @@ def _load_x0(path, shape, K):
 
 def run(args) -> int:
     check_output_file(args.json)
-    with cwd_importable():  # --kappa mymodule:MyK from the current directory
-        K = kappa_from_args(args)
+    K = kappa_from_args(args)  # --kappa mymodule:MyK from the current directory (lionk.importer)
     recorded = args.run is not None
     lp, ode, notes = _discrete_params(args, recorded=recorded)
     lam = lp.weight_decay

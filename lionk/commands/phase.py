@@ -40,11 +40,7 @@ def run(args) -> int:
         raise LionKError(f"--t-end must be > 0, got {args.t_end}")
     out = ensure_writable_dir(args.out)
     K = kappa_from_args(args)
-    if not any(getattr(args, k, None) is not None for k in ("lr", "beta1", "beta2", "weight_decay")):
-        for k in ("alpha", "gamma", "eps", "lam"):  # ODE vocabulary with the portrait's defaults
-            if getattr(args, k, None) is None:
-                setattr(args, k, args._param_defaults[k])
-    _, ode = params_from_args(args)
+    _, ode = params_from_args(args, default_vocabulary="ode")  # the portrait's defaults are ODE parameters
     if ode.lam <= 0:
         raise LionKError("a phase portrait needs lam (weight decay) > 0")
     rec = phase_portrait(K, params=ODEParams(ode.alpha, ode.gamma, ode.eps, ode.lam), dim=args.dim,

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from lionk.dynamics import discrete, kappa as kappa_mod, objectives
 from lionk.dynamics.objectives import Objective
-from lionk.dynamics.params import ODEParams
+from lionk.dynamics.params import ode_from_discrete
 
 from .common import (CYCLE, OKABE_ITO, SET_EDGE, SET_FACE, constrained_optimum, constraint_kind, draw_set,
                      kappa_label, new_figure)
@@ -85,8 +85,7 @@ FIG2_LR, FIG2_BETAS = 0.003, (0.9, 0.99)
 
 def _compute(f: Objective, lam: float, starts, view, steps: int, small: bool) -> Trajectories2D:
     lr, betas = FIG2_LR, FIG2_BETAS
-    ode = ODEParams(alpha=(1 - betas[1]) / lr, gamma=(1 - betas[1]) / lr,
-                    eps=lr * (1 - betas[0]) / (1 - betas[1]), lam=lam)
+    ode = ode_from_discrete(lr, betas[0], betas[1], lam)
     (x_lo, x_hi), (y_lo, y_hi) = view
     n = 60 if small else 200
     xs, ys = np.linspace(x_lo, x_hi, n), np.linspace(y_lo, y_hi, n)

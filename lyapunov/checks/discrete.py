@@ -25,7 +25,7 @@ import numpy as np
 
 from lionk.dynamics import discrete as discrete_mod
 from lionk.dynamics import objectives as objectives_mod
-from lionk.dynamics.params import LionParams
+from lionk.dynamics.params import DEFAULT_BETA1, DEFAULT_BETA2, LionParams, resolve_params
 from lionk.errors import LionKError, NonFiniteError
 
 from .common import as_state_batch, chunks, conj_on_D, rows_after_entry, work_guard
@@ -550,7 +550,7 @@ def check_lyapunov_discrete_L(run: DiscreteRun, terms: DiscreteLyapunovTerms) ->
                        detail=f"{why}; the L-free lyapunov_discrete check implies it")
 
 
-def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, decay="explicit", grad=None,
+def check_discrete_run(K, x, m, *, lr, beta1=DEFAULT_BETA1, beta2=DEFAULT_BETA2, weight_decay, decay="explicit", grad=None,
                        f=None, L=None, tol=TOL, member_tol=None, mode="recorded", convention_hint=None,
                        advice=None) -> list[CheckResult]:
     """Check Phase 1 and §5b along a discrete Lion-K run.
@@ -590,7 +590,7 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
     -------
     list of CheckResult
     """
-    p = LionParams(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay)
+    p = resolve_params({"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}).discrete
     validate_discrete(p, decay)
     tol = float(tol)
     if not (math.isfinite(tol) and 0 <= tol <= MAX_TOL):
@@ -641,7 +641,7 @@ def check_discrete_run(K, x, m, *, lr, beta1=0.9, beta2=0.99, weight_decay, deca
     return out
 
 
-def check_simulated_discrete(K, objective, x0, *, lr, beta1=0.9, beta2=0.99, weight_decay, decay="explicit",
+def check_simulated_discrete(K, objective, x0, *, lr, beta1=DEFAULT_BETA1, beta2=DEFAULT_BETA2, weight_decay, decay="explicit",
                              steps=300, m0=None, tol=TOL, L=None, member_tol=None,
                              advice=None) -> list[CheckResult]:
     """Run discrete Lion-K from ``x0`` and check it (see :func:`check_discrete_run`).
@@ -666,7 +666,7 @@ def check_simulated_discrete(K, objective, x0, *, lr, beta1=0.9, beta2=0.99, wei
     list of CheckResult
         Only a failed ``finite`` when the simulation produced a non-finite value.
     """
-    p = LionParams(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay)
+    p = resolve_params({"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}).discrete
     validate_discrete(p, decay)
     x0 = as_state_batch(K, x0)
     work_guard(x0.shape[0], int(np.prod(x0.shape[1:])), int(steps))
