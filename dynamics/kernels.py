@@ -54,7 +54,7 @@ from . import kappa as kappa_mod
 numba = None  # imported on first use (importing numba costs ~0.3 s; `import lionk` must not pay it)
 __all__ = ["HAVE_NUMBA", "available", "SUPPORTED", "BITWISE", "BACKENDS", "kind_of", "supports", "resolve_backend",
            "step_inplace", "SweepResult",
-           "sweep_quadratic"]
+           "simulate_batch", "sweep_quadratic", "SWEEP_AUTO_MIN_WORK", "AUTO_MIN_WORK"]
 
 #: True when numba is installed (the ``fast`` extra); :func:`available` also checks that it imports.
 HAVE_NUMBA: bool = importlib.util.find_spec("numba") is not None
@@ -418,57 +418,40 @@ def _per_trajectory(name, v, B) -> np.ndarray:
     return np.array(np.broadcast_to(a, (B,)), dtype=np.float64, order="C")  # a writable copy
 
 
-def sweep_quadratic(kappa, A, b, x0, m0=None, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0, steps: int,
-                    decay: str = "explicit", record_every: int | None = None,
-                    steps_to_D: bool = False) -> SweepResult:
-    """Run B independent discrete Lion-K trajectories on ``f(x) = ½ (x − b)ᵀ A (x − b)``, compiled.
+@dataclass(frozen=True)
+class _Batch:
+    """A validated batch problem (internal): float64 C arrays, per-trajectory parameters of shape (B,)."""
 
-    Each trajectory has its own hyper-parameters. The gradient ``(x − b) A`` is computed in the
-    kernel as ``Σ_j (x_j − b_j) A_ji`` (j increasing); with the same gradient arithmetic the result
-    equals, bit for bit, :func:`lionk.dynamics.discrete.simulate` run once per distinct setting
-    (except K = logcosh, see the module notes). ``A`` should be symmetric (the objectives' ``A`` is);
-    the kernel uses ``(x − b) A`` as the objectives' ``grad`` does.
+    K: object
+    A: np.ndarray
+    b: np.ndarray
+    x: np.ndarray
+    m: np.ndarray
+    lr: np.ndarray
+    beta1: np.ndarray
+    beta2: np.ndarray
+    lam: np.ndarray
+    factor: np.ndarray
+    steps: int
+    every: int
+    n_rec: int
+    implicit: bool
 
-    Parameters
-    ----------
-    kappa : Kappa or str
-        One of :data:`SUPPORTED`.
-    A : array_like, shape (d, d)
-    b : array_like, shape (d,)
-        The objective's data (``Objective.data["A"]``, ``Objective.data["b"]``).
-    x0 : array_like, shape (B, d)
-    m0 : array_like, shape (B, d), optional
-        Initial momentum (paper convention); zeros by default.
-    lr, beta1, beta2, weight_decay : float or array_like of shape (B,)
-        Per-trajectory hyper-parameters (validated as :class:`~lionk.dynamics.params.LionParams`).
-    steps : int
-    decay : {"explicit", "implicit"}
-    record_every : int, optional
-        Record every ``record_every``-th state (rows as :class:`DiscreteRun`); None records nothing
-        but the final state (and the summaries asked for).
-    steps_to_D : bool
-        Also record :attr:`SweepResult.steps_to_D` (one min/max over the d coordinates per step).
 
-    Returns
-    -------
-    SweepResult
-
-    Raises
-    ------
-    LionKError
-        numba missing, unsupported K, bad shapes or hyper-parameters, non-finite results.
-    """
+def _prepare(kappa, A, b, x0, m0, lr, beta1, beta2, weight_decay, steps, decay, record_every) -> _Batch:
     K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
-    kind = _require(K)
     if decay not in ("explicit", "implicit"):
         raise LionKError(f"decay must be one of explicit, implicit, got {decay!r}")
-    x = np.array(x0, dtype=np.float64, copy=True)
+    try:
+        x = np.array(x0, dtype=np.float64, copy=True)
+        m = np.zeros_like(x) if m0 is None else np.array(m0, dtype=np.float64, copy=True)
+        A = np.ascontiguousarray(A, dtype=np.float64)
+        b = np.ascontiguousarray(b, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise LionKError(f"x0, m0, A and b must be numeric arrays ({str(exc).splitlines()[0]})") from None
     if x.ndim != 2:
         raise LionKError(f"x0 must have shape (B, d), got {x.shape}")
     B, d = x.shape
-    m = np.zeros_like(x) if m0 is None else np.array(m0, dtype=np.float64, copy=True)
-    A = np.ascontiguousarray(A, dtype=np.float64)
-    b = np.ascontiguousarray(b, dtype=np.float64)
     if m.shape != x.shape or A.shape != (d, d) or b.shape != (d,):
         raise LionKError(f"shapes do not fit: x0 {x.shape}, m0 {m.shape}, A {A.shape}, b {b.shape} (need (B, d), "
                          "(B, d), (d, d), (d,))")
@@ -493,21 +476,157 @@ def sweep_quadratic(kappa, A, b, x0, m0=None, *, lr, beta1=0.9, beta2=0.99, weig
     if record_every is None:
         every, n_rec = 1, 0
     else:
-        every = int(record_every)
+        try:
+            every = int(record_every)
+        except (TypeError, ValueError):
+            raise LionKError("record_every must be an integer") from None
         if every < 1:
             raise LionKError(f"record_every must be >= 1, got {record_every}")
         n_rec = steps // every + 1
     implicit = decay == "implicit"
     factor = 1.0 + lr_ * lam if implicit else 1.0 - lr_ * lam
-    X = np.empty((n_rec, B, d))
-    M = np.empty((n_rec, B, d))
+    return _Batch(K, A, b, x, m, lr_, b1, b2, lam, factor, steps, every, n_rec, implicit)
+
+
+def _result(P: _Batch, X, M, hit, steps_to_D) -> SweepResult:
+    if not (np.all(np.isfinite(P.x)) and np.all(np.isfinite(P.m))):
+        raise LionKError(f"the state became non-finite within {P.steps} steps")
+    rec = P.n_rec > 0
+    return SweepResult(x_final=P.x, m_final=P.m, x=X if rec else None, m=M if rec else None,
+                       steps=np.arange(P.n_rec) * P.every, steps_to_D=hit if steps_to_D else None)
+
+
+def _run_numba(P: _Batch, steps_to_D: bool) -> SweepResult:
+    kind = _require(P.K)
+    B, d = P.x.shape
+    X = np.empty((P.n_rec, B, d))
+    M = np.empty((P.n_rec, B, d))
     hit = np.empty(B, dtype=np.int64)
-    _sweep_kernel(kind, implicit, bool(steps_to_D) and kind != _QUAD, d)(x, m, A, b, lr_, b1, 1.0 - b1, b2, 1.0 - b2, factor, lam, _kparam(K),
-                                  steps, every, X, M, hit)
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(m))):
-        raise LionKError(f"the state became non-finite within {steps} steps")
+    fn = _sweep_kernel(kind, P.implicit, bool(steps_to_D) and kind != _QUAD, d)
+    fn(P.x, P.m, P.A, P.b, P.lr, P.beta1, 1.0 - P.beta1, P.beta2, 1.0 - P.beta2, P.factor, P.lam, _kparam(P.K),
+       P.steps, P.every, X, M, hit)
     if kind == _QUAD:
         hit.fill(0)  # D is the whole space
-    rec = n_rec > 0
-    return SweepResult(x_final=x, m_final=m, x=X if rec else None, m=M if rec else None,
-                       steps=np.arange(n_rec) * every, steps_to_D=hit if steps_to_D else None)
+    return _result(P, X, M, hit, steps_to_D)
+
+
+def _run_numpy(P: _Batch, steps_to_D: bool) -> SweepResult:
+    """The reference: the same operations in the same order, vectorised over the batch with numpy."""
+    K, A, b, x, m = P.K, P.A, P.b, P.x, P.m
+    B, d = x.shape
+    col = (lambda v: v[:, None])
+    lr, b1, c1, b2, c2 = col(P.lr), col(P.beta1), col(1.0 - P.beta1), col(P.beta2), col(1.0 - P.beta2)
+    fac, lam = col(P.factor), col(P.lam)
+    X = np.empty((P.n_rec, B, d))
+    M = np.empty((P.n_rec, B, d))
+    hit = np.full(B, -1, dtype=np.int64)
+    with np.errstate(all="ignore"):  # a diverging run is reported once, at the end
+        for t in range(P.steps + 1):
+            if steps_to_D:
+                lx = lam * x
+                inside = np.all(np.asarray(K.dual_project(lx)) == lx, axis=-1)  # exact, as the kernel's
+                hit[(hit < 0) & inside] = t
+            if P.n_rec and t % P.every == 0:
+                X[t // P.every], M[t // P.every] = x, m
+            if t == P.steps:
+                break
+            r = x - b
+            g = r[:, 0:1] * A[0]  # Σ_j (x_j − b_j) A_j·, j increasing (the kernel's order)
+            for j in range(1, d):
+                g = g + r[:, j:j + 1] * A[j]
+            dd = np.asarray(K.grad(m * b1 - g * c1), dtype=np.float64) * lr
+            x = (x + dd) / fac if P.implicit else x * fac + dd
+            m = m * b2 - g * c2
+    P = _Batch(**{**P.__dict__, "x": x, "m": m})
+    return _result(P, X, M, hit, steps_to_D)
+
+
+#: ``simulate_batch(backend="auto")`` compiles the sweep when ``B · d · steps`` reaches this: the
+#: sweep kernel's import + compilation measured 3-10 s on this shared machine and the batched numpy
+#: path costs tens of ns per element-step at d = 2 (benchmarks/results/kernels.md).
+SWEEP_AUTO_MIN_WORK = 1e8
+
+
+def simulate_batch(kappa, objective, x0, m0=None, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0, steps: int,
+                   decay: str = "explicit", record_every: int | None = None, steps_to_D: bool = False,
+                   backend: str = "auto") -> SweepResult:
+    """B independent discrete Lion-K runs with per-trajectory hyper-parameters (the sweep's engine).
+
+    The objective is a quadratic ``f(x) = ½ (x − b)ᵀ A (x − b)`` (the built-in ``quadratic`` and
+    ``diag_quadratic``; the gradient kind the compiled loop knows). With ``backend="numba"`` the
+    whole time loop is compiled (blocks of :data:`SWEEP_BLOCK` trajectories kept in cache and
+    registers between records, blocks spread over threads); with ``"numpy"`` the same operations
+    run vectorised over the batch. Both give the same bits for K in :data:`BITWISE` and equal,
+    trajectory by trajectory, :func:`lionk.dynamics.discrete.simulate` run once per setting with
+    the gradient summed in the same order (tests/test_kernels.py).
+
+    Parameters
+    ----------
+    kappa : Kappa or str
+        Any K for ``backend="numpy"``; one of :data:`SUPPORTED` for ``"numba"``.
+    objective : Objective or tuple (A, b)
+        An objective with ``data["A"]`` of shape (d, d) (symmetric) and ``data["b"]`` of shape (d,),
+        or the pair itself.
+    x0 : array_like, shape (B, d)
+        Initial positions, one row per trajectory.
+    m0 : array_like, shape (B, d), optional
+        Initial momentum (paper convention, tracks −∇f); zeros by default.
+    lr, beta1, beta2, weight_decay : float or array_like of shape (B,)
+        Per-trajectory hyper-parameters, broadcast against the batch.
+    steps : int
+        Number of steps.
+    decay : {"explicit", "implicit"}
+    record_every : int, optional
+        Record the states at steps 0, k, 2k, ...; None keeps only the final state.
+    steps_to_D : bool
+        Also return, per trajectory, the first step t with ``λ x_t ∈ D`` (exact floats), −1 if never.
+    backend : {"auto", "numpy", "numba"}
+        ``"auto"``: numba when it is installed, K is in :data:`BITWISE` and ``B·d·steps >=``
+        :data:`SWEEP_AUTO_MIN_WORK`; numpy otherwise (results are the same bits either way).
+
+    Returns
+    -------
+    SweepResult
+        ``x_final``, ``m_final`` of shape (B, d); ``x``, ``m`` of shape (n_records, B, d) or None;
+        ``steps`` of shape (n_records,); ``steps_to_D`` of shape (B,) or None.
+
+    Raises
+    ------
+    LionKError
+        Bad backend, numba asked for but missing or K unsupported, objective without A and b, bad
+        shapes or hyper-parameters, a state that became non-finite.
+    """
+    if backend not in BACKENDS:
+        raise LionKError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    data = getattr(objective, "data", None)
+    if isinstance(data, dict) and "A" in data and "b" in data:
+        A, b = data["A"], data["b"]
+    elif isinstance(objective, tuple) and len(objective) == 2:
+        A, b = objective
+    else:
+        raise LionKError("simulate_batch needs a quadratic objective (quadratic, diag_quadratic) or a pair (A, b), "
+                         f"got {getattr(objective, 'name', type(objective).__name__)!r}")
+    P = _prepare(kappa, A, b, x0, m0, lr, beta1, beta2, weight_decay, steps, decay, record_every)
+    if backend == "auto":
+        work = float(P.x.size) * P.steps
+        big = work >= SWEEP_AUTO_MIN_WORK
+        backend = "numba" if big and kind_of(P.K) is not None and P.K.name in BITWISE and available() else "numpy"
+    return _run_numba(P, steps_to_D) if backend == "numba" else _run_numpy(P, steps_to_D)
+
+
+def sweep_quadratic(kappa, A, b, x0, m0=None, *, lr, beta1=0.9, beta2=0.99, weight_decay=0.0, steps: int,
+                    decay: str = "explicit", record_every: int | None = None,
+                    steps_to_D: bool = False) -> SweepResult:
+    """The compiled loop of :func:`simulate_batch` with ``objective=(A, b)``, ``backend="numba"``.
+
+    Parameters and result as :func:`simulate_batch`; ``kappa`` must be one of :data:`SUPPORTED`.
+
+    Raises
+    ------
+    LionKError
+        numba missing, unsupported K, bad shapes or hyper-parameters, non-finite results.
+    """
+    K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
+    _require(K)
+    P = _prepare(K, A, b, x0, m0, lr, beta1, beta2, weight_decay, steps, decay, record_every)
+    return _run_numba(P, steps_to_D)

@@ -224,6 +224,69 @@ def test_sweep_equals_per_setting_numpy_runs(numba_mod, name, params, d, decay):
     assert np.array_equal(res.steps, np.arange(0, STEPS + 1, 100))
 
 
+def _per_setting_reference(K, A, b, x0, table, which, decay, res):
+    grad = ordered_quadratic_grad(A, b)
+    for s, (l_, b1_, b2_, wd_) in enumerate(table):
+        rows = np.flatnonzero(which == s)
+        ref = discrete.simulate(K, grad, x0[rows], lr=l_, betas=(b1_, b2_), weight_decay=wd_, steps=STEPS,
+                                decay=decay, record_every=100, backend="numpy")
+        assert np.array_equal(res.x_final[rows], ref.x_final)
+        assert np.array_equal(res.m_final[rows], ref.m_final)
+        assert np.array_equal(res.x[:, rows], ref.x) and np.array_equal(res.m[:, rows], ref.m)
+
+
+@pytest.mark.parametrize("name,params", [("l1", {}), ("huber", {"delta": 0.7}), ("l2", {}), ("logcosh", {"delta": 0.5})])
+@pytest.mark.parametrize("decay", DECAYS)
+def test_simulate_batch_numpy_path_equals_per_setting_runs(name, params, decay):
+    """The batch's numpy path (no numba needed) with per-trajectory settings = one simulate per setting.
+
+    Bit for bit, for every K (l2 is not separable, logcosh uses numpy's tanh on both sides)."""
+    f = objectives.get("quadratic", dim=3, seed=1)
+    B = 30
+    x0 = 3.0 * np.random.default_rng(2).standard_normal((B, 3))
+    table, which = sweep_settings(B)
+    lr, b1, b2, wd = (table[which, c] for c in range(4))
+    K = kappa_mod.get(name, **params)
+    res = kernels.simulate_batch(K, f, x0, lr=lr, beta1=b1, beta2=b2, weight_decay=wd, steps=STEPS, decay=decay,
+                                 record_every=100, backend="numpy")
+    _per_setting_reference(K, f.data["A"], f.data["b"], x0, table, which, decay, res)
+    assert np.any(res.x_final != x0)
+
+
+QUICK_BATCH = {("l1", "explicit"), ("l1", "implicit"), ("huber", "implicit")}
+
+
+@pytest.mark.parametrize("name,params,decay", [
+    pytest.param(n, p, dec, id=f"{n}-{dec}", marks=() if (n, dec) in QUICK_BATCH else SLOW)
+    for n, p in BITWISE_CASES for dec in DECAYS])
+def test_simulate_batch_numba_equals_numpy_path_bitwise(numba_mod, name, params, decay):
+    f = objectives.get("quadratic", dim=2, seed=1)
+    B = kernels.SWEEP_BLOCK + 9
+    rng = np.random.default_rng(7)
+    x0 = 4.0 * rng.standard_normal((B, 2))
+    kw = dict(lr=rng.uniform(1e-3, 3e-2, B), beta1=rng.uniform(0.0, 0.95, B), beta2=rng.uniform(0.95, 0.999, B),
+              weight_decay=rng.uniform(0.0, 2.0, B), steps=STEPS, decay=decay, record_every=50, steps_to_D=True)
+    K = kappa_mod.get(name, **params)
+    a = kernels.simulate_batch(K, f, x0, backend="numpy", **kw)
+    c = kernels.simulate_batch(K, f, x0, backend="numba", **kw)
+    for attr in ("x_final", "m_final", "x", "m", "steps", "steps_to_D"):
+        assert np.array_equal(getattr(a, attr), getattr(c, attr)), attr
+    if name != "quadratic":
+        assert len(np.unique(a.steps_to_D)) > 2  # the D-entry step varies: not a vacuous comparison
+
+
+def test_simulate_batch_bad_input_is_one_line_error():
+    f = objectives.get("quadratic", dim=2, seed=1)
+    x0 = np.zeros((5, 2))
+    cases = [dict(objective=objectives.get("rosenbrock")), dict(backend="cuda"), dict(lr=np.ones(3)),
+             dict(x0=[["a", "b"]]), dict(record_every="x")]
+    for kw in cases:
+        args = dict(objective=f, x0=x0, lr=0.01, steps=3) | kw
+        with pytest.raises(LionKError) as exc:
+            kernels.simulate_batch("l1", args.pop("objective"), args.pop("x0"), **args)
+        assert "\n" not in str(exc.value)
+
+
 @pytest.mark.parametrize("name", ["l1", pytest.param("relu", marks=SLOW), pytest.param("quadratic", marks=SLOW)])
 def test_sweep_steps_to_D(numba_mod, name):
     f = objectives.get("quadratic", dim=2, seed=1)
@@ -300,6 +363,16 @@ def test_without_numba_everything_runs_on_numpy():
         "    assert 'pip install' in str(e), e\n"
         "else:\n"
         "    raise SystemExit('backend=numba without numba did not fail')\n"
+        "from lionk.dynamics import objectives\n"
+        "f = objectives.get('quadratic', dim=2, seed=1)\n"
+        "res = kernels.simulate_batch('l1', f, np.zeros((3, 2)), lr=[0.1, 0.2, 0.3], steps=2000)\n"
+        "assert np.all(np.isfinite(res.x_final))\n"
+        "try:\n"
+        "    kernels.simulate_batch('l1', f, np.zeros((3, 2)), lr=0.1, steps=5, backend='numba')\n"
+        "except LionKError as e:\n"
+        "    assert 'pip install' in str(e), e\n"
+        "else:\n"
+        "    raise SystemExit('simulate_batch backend=numba without numba did not fail')\n"
         "assert 'numba' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "print('ok')\n"
     )
