@@ -59,7 +59,8 @@ from lionk.errors import LionKError, NonFiniteError
 __all__ = [
     "DISCRETE_AXES", "ODE_AXES", "KappaSpec", "SweepSpec", "Cell", "Chunk", "CheckOutcome", "SweepResult",
     "spec_from_mapping", "load_toml", "parse_values", "parse_kappas", "parse_seeds", "run_checks",
-    "compute_chunk", "run_sweep", "read_table", "write_table", "plot_heatmap", "COLUMNS",
+    "compute_chunk", "run_sweep", "compiled_kernels", "resolve_backend", "read_table", "write_table",
+    "plot_heatmap", "COLUMNS",
 ]
 
 #: hyper-parameter axes of the practitioners' vocabulary, in the order they vary in the grid
@@ -75,6 +76,8 @@ MAX_CELLS = 1_000_000
 #: largest steps × starts × state size of one cell (as ``lionk check``'s MAX_WORK per run)
 MAX_CELL_WORK = 100_000_000
 FORMAT = "lionk-sweep/1"
+#: values of the ``backend`` key (see :class:`SweepSpec`)
+BACKENDS = ("auto", "numpy", "compiled")
 EXTRA = "pip install 'lionk[sweep]'"
 
 #: names of the discrete checks, one status column each (``check_<name>``)
@@ -82,7 +85,7 @@ CHECK_NAMES = ("finite", "step_in_D", "phase1_rate", "stays_in_D", "constraint_r
                "lyapunov_discrete", "delta_discrete_nonnegative", "lyapunov_discrete_L")
 #: columns of the table, in order
 COLUMNS = (("cell", "kappa", "objective", "seed", "lr", "beta1", "beta2", "weight_decay", "alpha", "gamma",
-            "eps", "lam", "decay", "steps", "starts", "verdict", "first_failure")
+            "eps", "lam", "decay", "steps", "starts", "backend", "verdict", "first_failure")
            + tuple(f"check_{n}" for n in CHECK_NAMES)
            + ("margin_5b", "margin_phase1", "max_H_increase", "steps_to_D", "final_dist_ref", "ref_kkt"))
 NUMERIC_COLUMNS = frozenset({"cell", "seed", "lr", "beta1", "beta2", "weight_decay", "alpha", "gamma", "eps", "lam",
@@ -164,6 +167,11 @@ class SweepSpec:
         Absolute tolerance of the checks (``lionk check``'s default 1e-9 for float64).
     chunk_size : int
         Cells per chunk (defines the partitioning, hence part of the spec).
+    backend : {"auto", "numpy", "compiled"}
+        Simulator of a chunk: ``numpy`` (:func:`lionk.dynamics.discrete.simulate`, the reference),
+        ``compiled`` (the whole time loop in :func:`lionk.dynamics.kernels.sweep_quadratic`, numba, for
+        the K and objectives it supports) or ``auto`` (compiled when that module and numba are there).
+        Resolved once per output directory (:func:`resolve_backend`) and stored in its manifest.
     """
 
     vocabulary: str
@@ -182,6 +190,7 @@ class SweepSpec:
     decay: str = "explicit"
     tol: float = 1e-9
     chunk_size: int = 16
+    backend: str = "auto"
     _plan: list = field(default=None, compare=False, repr=False, hash=False)
 
     # -- serialisation ------------------------------------------------------------------------
@@ -193,7 +202,7 @@ class SweepSpec:
             "objectives": list(self.objectives), "seeds": list(self.seeds), "design": self.design,
             "samples": self.samples, "design_seed": self.design_seed, "steps": self.steps, "starts": self.starts,
             "dim": self.dim, "objective_seed": self.objective_seed, "init_scale": self.init_scale,
-            "decay": self.decay, "tol": self.tol, "chunk_size": self.chunk_size,
+            "decay": self.decay, "tol": self.tol, "chunk_size": self.chunk_size, "backend": self.backend,
         }
 
     @classmethod
@@ -440,7 +449,7 @@ def parse_seeds(spec) -> tuple:
 
 #: keys accepted in a TOML spec (and in :func:`spec_from_mapping`)
 SPEC_KEYS = frozenset({"axes", "kappa", "objective", "seeds", "design", "samples", "design_seed", "steps", "starts",
-                       "dim", "objective_seed", "init_scale", "decay", "tol", "chunk_size"})
+                       "dim", "objective_seed", "init_scale", "decay", "tol", "chunk_size", "backend"})
 
 
 def load_toml(path) -> dict:
@@ -531,6 +540,9 @@ def spec_from_mapping(d: dict) -> SweepSpec:
         if init_scale <= 0:
             raise LionKError(f"init_scale must be > 0, got {init_scale:g}")
     dim = d.get("dim")
+    backend = d.get("backend", "auto")
+    if backend not in BACKENDS:
+        raise LionKError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     spec = SweepSpec(
         vocabulary=vocabulary, axes=tuple(axes), kappas=parse_kappas(d.get("kappa", ["l1"])),
         objectives=tuple(o.strip().lower() for o in objs), seeds=parse_seeds(d.get("seeds", [0])), design=design,
@@ -539,6 +551,7 @@ def spec_from_mapping(d: dict) -> SweepSpec:
         dim=None if dim is None else _int(dim, "dim", 1, 4096),
         objective_seed=_int(d.get("objective_seed", 0), "objective_seed", 0, 2**32 - 1),
         init_scale=init_scale, decay=decay, tol=tol, chunk_size=_int(d.get("chunk_size", 16), "chunk_size", 1, 10**5),
+        backend=backend,
     )
     _validate_spec(spec)
     return spec
@@ -680,12 +693,12 @@ def _h_discrete_path(K, x, m, F, lion, decay, member_tol):
     return np.where(inside, H, np.nan), inside
 
 
-def _cell_row(spec, cell, K, f, X, M, F, outcome: CheckOutcome, refs: dict) -> dict:
+def _cell_row(spec, cell, K, f, X, M, F, outcome: CheckOutcome, refs: dict, backend: str = "numpy") -> dict:
     lp, ode = cell.lion, cell.ode
     row = {"cell": cell.index, "kappa": cell.kappa.label, "objective": cell.objective, "seed": cell.seed,
            "lr": lp.lr, "beta1": lp.beta1, "beta2": lp.beta2, "weight_decay": lp.weight_decay, "alpha": ode.alpha,
            "gamma": ode.gamma, "eps": ode.eps, "lam": ode.lam, "decay": spec.decay, "steps": spec.steps,
-           "starts": spec.starts}
+           "starts": spec.starts, "backend": backend}
     by_name = {c.name: c for c in outcome.checks}
     row["verdict"] = outcome.verdict
     first = next((c for c in outcome.checks if c.failed), None)
@@ -721,11 +734,85 @@ def _cell_row(spec, cell, K, f, X, M, F, outcome: CheckOutcome, refs: dict) -> d
     return row
 
 
-def compute_chunk(spec_dict: dict, chunk_index: int, references: dict | None = None) -> list[dict]:
+# ---------------------------------------------------------------------------------------------
+# the hook for a compiled batch kernel (lionk.dynamics.kernels, written on another branch)
+# ---------------------------------------------------------------------------------------------
+#: objectives whose gradient ``(x - b) A`` the compiled sweep kernel computes itself (``data["A"], data["b"]``)
+COMPILED_OBJECTIVES = ("quadratic", "diag_quadratic")
+FAST_EXTRA = "pip install 'lionk[fast]'"
+
+
+def compiled_kernels():
+    """The module :mod:`lionk.dynamics.kernels` when it exists and its numba imports, else None.
+
+    The hook's whole contract with that module: ``available() -> bool``, ``supports(K) -> bool``,
+    ``BITWISE`` (names of the K whose kernel is bit-for-bit the numpy step) and
+    ``sweep_quadratic(K, A, b, x0, *, lr, beta1, beta2, weight_decay, steps, decay, record_every)``
+    returning ``.x, .m`` of shape (steps + 1, B, d) (per-trajectory hyper-parameters of shape (B,)).
+    """
+    import importlib
+
+    try:
+        kernels = importlib.import_module("lionk.dynamics.kernels")
+    except ImportError:
+        return None
+    try:
+        ok = bool(kernels.available())
+    except Exception:  # noqa: BLE001 - a broken numba install means: no compiled path
+        return None
+    return kernels if ok else None
+
+
+def resolve_backend(backend: str) -> str:
+    """``"numpy"`` or ``"compiled"``: what the spec's ``backend`` means in this process.
+
+    Raises
+    ------
+    LionKError
+        ``compiled`` without :mod:`lionk.dynamics.kernels` or numba.
+    """
+    if backend not in BACKENDS:
+        raise LionKError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "numpy":
+        return "numpy"
+    have = compiled_kernels() is not None
+    if backend == "compiled" and not have:
+        raise LionKError("backend compiled needs lionk.dynamics.kernels and numba, not available here: "
+                         f"{FAST_EXTRA} (or use --backend numpy)")
+    return "compiled" if have else "numpy"
+
+
+def _compiled_runner(backend: str, K, f):
+    """A callable ``(x0, lr, beta1, beta2, weight_decay, steps, decay) -> (X, M)`` running the compiled
+    sweep kernel for this (K, objective), or None when the numpy path is to be used (backend numpy, or a
+    K / objective the kernel does not cover: non-separable K, K not bit-for-bit, non-quadratic f)."""
+    if backend != "compiled":
+        return None
+    kernels = compiled_kernels()
+    if kernels is None:
+        raise LionKError("this sweep uses the compiled backend but lionk.dynamics.kernels / numba is not available "
+                         f"in this process (a worker without the extra?): {FAST_EXTRA}")
+    if (f.name not in COMPILED_OBJECTIVES or "A" not in f.data or not kernels.supports(K)
+            or K.name not in getattr(kernels, "BITWISE", ())):
+        return None
+
+    def run(x0, lr, beta1, beta2, weight_decay, steps, decay):
+        r = kernels.sweep_quadratic(K, f.data["A"], f.data["b"], x0, lr=lr, beta1=beta1, beta2=beta2,
+                                    weight_decay=weight_decay, steps=steps, decay=decay, record_every=1)
+        return np.asarray(r.x, dtype=float), np.asarray(r.m, dtype=float)
+
+    return run
+
+
+def compute_chunk(spec_dict: dict, chunk_index: int, references: dict | None = None,
+                  backend: str = "numpy") -> list[dict]:
     """Compute one chunk: one vectorised run of all its cells, then the checks per cell.
 
-    A pure function of ``(spec, chunk_index, references)`` (what the process pool and dask workers run).
-    ``references`` (from :func:`compute_references`) defaults to solving them in this process.
+    A pure function of ``(spec, chunk_index, references, backend)`` (what the process pool and dask
+    workers run). ``references`` (from :func:`compute_references`) defaults to solving them in this
+    process. ``backend`` is the resolved one (:func:`resolve_backend`): ``"compiled"`` runs the time loop
+    in the compiled kernel when it covers the chunk's K and objective (the ``backend`` column says which
+    path produced each row); the checks and summary numbers are always numpy.
 
     Returns
     -------
@@ -747,23 +834,31 @@ def compute_chunk(spec_dict: dict, chunk_index: int, references: dict | None = N
     def per_row(attr):
         return np.repeat(np.array([getattr(c.lion, attr) for c in cells]), B)
 
+    compiled = _compiled_runner(backend, K, f)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
+        X = None
+        used = "numpy"
         try:
-            run = discrete.simulate(K, f.grad, x0, lr=per_row("lr"), betas=(per_row("beta1"), per_row("beta2")),
-                                    weight_decay=per_row("weight_decay"), steps=spec.steps, decay=spec.decay)
-        except NonFiniteError:
-            run = None  # some cell diverged: run the cells of this chunk one by one (still deterministic)
+            if compiled is not None:
+                X, M = compiled(x0, per_row("lr"), per_row("beta1"), per_row("beta2"), per_row("weight_decay"),
+                                spec.steps, spec.decay)
+                used = "compiled"
+            else:
+                run = discrete.simulate(K, f.grad, x0, lr=per_row("lr"), betas=(per_row("beta1"), per_row("beta2")),
+                                        weight_decay=per_row("weight_decay"), steps=spec.steps, decay=spec.decay)
+                X, M = run.x, run.m
+        except (NonFiniteError, LionKError):
+            X = None  # some cell diverged: run the cells of this chunk one by one with numpy (deterministic)
         rows = []
-        if run is not None:
-            X, M = run.x, run.m
+        if X is not None:
             G = np.asarray(f.grad(X[:-1]), dtype=float)
             F = np.asarray(f.value(X), dtype=float)
             for j, c in enumerate(cells):
                 sl = slice(j * B, (j + 1) * B)
                 out = run_checks(K, f, X[:, sl], M[:, sl], lion=c.lion, decay=spec.decay, grad=G[:, sl], f=F[:, sl],
                                  tol=spec.tol)
-                rows.append(_cell_row(spec, c, K, f, X[:, sl], M[:, sl], F[:, sl], out, references))
+                rows.append(_cell_row(spec, c, K, f, X[:, sl], M[:, sl], F[:, sl], out, references, used))
             return rows
         for j, c in enumerate(cells):
             xc = x0[j * B:(j + 1) * B]
@@ -798,11 +893,11 @@ def _part(out: Path, i: int) -> Path:
     return out / "parts" / f"chunk-{i:06d}.json"
 
 
-def _open_dir(spec: SweepSpec, out) -> Path:
+def _open_dir(spec: SweepSpec, out) -> tuple[Path, str]:
+    """Create or reopen the output directory; returns it and the resolved backend (stored in the manifest
+    on the first run, so that a resumed sweep keeps the simulator its first chunks used)."""
     out = ensure_writable_dir(out)
     manifest = out / "manifest.json"
-    want = {"format": FORMAT, "digest": spec.digest, "n_cells": spec.n_cells, "n_chunks": len(spec.plan()),
-            "spec": spec.to_dict()}
     if manifest.exists():
         try:
             have = json.loads(manifest.read_text(encoding="utf-8"))
@@ -811,12 +906,18 @@ def _open_dir(spec: SweepSpec, out) -> Path:
         if have.get("digest") != spec.digest:
             raise LionKError(f"{str(out)!r} holds a different sweep (spec digest {str(have.get('digest'))[:12]} != "
                              f"{spec.digest[:12]}); use a new output directory (--out) or delete it")
+        backend = have.get("backend", "numpy")
+        if backend not in ("numpy", "compiled"):
+            raise LionKError(f"{str(manifest)!r} names an unknown backend {backend!r}; use a new output directory")
     else:
         if any(out.iterdir()):
             raise LionKError(f"{str(out)!r} is not empty and holds no sweep; use a new or empty output directory")
+        backend = resolve_backend(spec.backend)
+        want = {"format": FORMAT, "digest": spec.digest, "n_cells": spec.n_cells, "n_chunks": len(spec.plan()),
+                "backend": backend, "spec": spec.to_dict()}
         atomic_write_text(manifest, json.dumps(want, indent=1) + "\n")
     ensure_writable_dir(out / "parts")
-    return out
+    return out, backend
 
 
 def _write_part(out: Path, i: int, rows: list[dict]) -> None:
@@ -866,14 +967,17 @@ def run_sweep(spec: SweepSpec, out, *, workers: int | None = None, scheduler: st
         raise LionKError(f"table format must be parquet or csv, got {table_format!r}")
     if table_format == "parquet":
         _need_extra("Parquet output (--format parquet)", "pyarrow")
-    out = _open_dir(spec, out)
+    out, backend = _open_dir(spec, out)
     n_chunks = len(spec.plan())
     todo = [i for i in range(n_chunks) if not _part(out, i).exists()]
     if max_chunks is not None:
         todo = todo[:max(0, int(max_chunks))]
+    if todo and backend == "compiled" and compiled_kernels() is None:
+        raise LionKError(f"{str(out)!r} was started with the compiled backend, not available here: "
+                         f"{FAST_EXTRA} to resume it (or start a new directory with --backend numpy)")
     spec_dict = spec.to_dict()
     refs = _stored_references(spec, out) if todo else {}
-    jobs = [(i, {reference_key(c): refs[reference_key(c)] for c in spec.plan()[i].cells}) for i in todo]
+    jobs = [(i, {reference_key(c): refs[reference_key(c)] for c in spec.plan()[i].cells}, backend) for i in todo]
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(todo), unit="chunk", desc="lionk sweep", disable=not progress or not todo, leave=False)
@@ -881,8 +985,8 @@ def run_sweep(spec: SweepSpec, out, *, workers: int | None = None, scheduler: st
         if scheduler is not None:
             _run_dask(spec_dict, jobs, out, scheduler, bar, connect_timeout)
         elif (workers or os.cpu_count() or 1) <= 1 or len(todo) <= 1:
-            for i, refs_i in jobs:
-                _write_part(out, i, compute_chunk(spec_dict, i, refs_i))
+            for i, refs_i, be in jobs:
+                _write_part(out, i, compute_chunk(spec_dict, i, refs_i, be))
                 bar.update(1)
         else:
             _run_local(spec_dict, jobs, out, workers or os.cpu_count() or 1, bar)
@@ -916,7 +1020,7 @@ def _run_local(spec_dict, jobs, out, workers, bar) -> None:
 
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
-        futs = {pool.submit(compute_chunk, spec_dict, i, refs_i): i for i, refs_i in jobs}
+        futs = {pool.submit(compute_chunk, spec_dict, i, refs_i, be): i for i, refs_i, be in jobs}
         try:
             for fut in cf.as_completed(futs):
                 _write_part(out, futs[fut], fut.result())
@@ -935,9 +1039,9 @@ def _run_dask(spec_dict, jobs, out, address, bar, timeout) -> None:
         raise LionKError(f"cannot reach the dask scheduler at {address!r}: {str(exc).splitlines()[0]}") from None
     try:
         tag = spec_dict_digest(spec_dict)
-        futs = [client.submit(compute_chunk, spec_dict, i, refs_i, key=f"lionk-sweep-{tag}-{i}", pure=False)
-                for i, refs_i in jobs]
-        index = {f.key: i for f, (i, _) in zip(futs, jobs)}
+        futs = [client.submit(compute_chunk, spec_dict, i, refs_i, be, key=f"lionk-sweep-{tag}-{i}", pure=False)
+                for i, refs_i, be in jobs]
+        index = {f.key: i for f, (i, _, _) in zip(futs, jobs)}
         for fut in distributed.as_completed(futs, loop=client.loop):
             _write_part(out, index[fut.key], fut.result())
             bar.update(1)

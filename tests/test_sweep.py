@@ -261,9 +261,9 @@ def test_resume_computes_only_missing_chunks_and_equals_one_shot(tmp_path, monke
     calls = []
     real = sweep.compute_chunk
 
-    def counting(spec_dict, i, refs=None):
+    def counting(spec_dict, i, refs=None, backend="numpy"):
         calls.append(i)
-        return real(spec_dict, i, refs)
+        return real(spec_dict, i, refs, backend)
 
     monkeypatch.setattr(sweep, "compute_chunk", counting)
     part = sweep.run_sweep(spec, tmp_path / "two", workers=1, max_chunks=3, table_format=FMT, progress=False)
@@ -284,6 +284,144 @@ def test_same_table_for_1_and_2_worker_processes_and_csv(tmp_path):
     assert _same_rows(ra, rb)
     sweep.write_table(ra, tmp_path / "a.csv")
     assert _same_rows(sweep.read_table(tmp_path / "a.csv"), ra)  # CSV keeps every bit (repr of floats)
+
+
+def test_interrupted_sweep_resumes_without_recomputing(tmp_path, monkeypatch):
+    # a real interruption: Ctrl-C (KeyboardInterrupt) raised inside the 4th chunk's computation
+    spec = sweep.spec_from_mapping(SMALL)
+    one = sweep.run_sweep(spec, tmp_path / "one", workers=1, table_format=FMT, progress=False)
+    calls = []
+    real = sweep.compute_chunk
+
+    def interrupted(spec_dict, i, refs=None, backend="numpy"):
+        calls.append(i)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(spec_dict, i, refs, backend)
+
+    monkeypatch.setattr(sweep, "compute_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(spec, tmp_path / "two", workers=1, table_format=FMT, progress=False)
+    parts = sorted(p.name for p in (tmp_path / "two" / "parts").iterdir())
+    assert parts == [f"chunk-{i:06d}.json" for i in range(3)]  # no partial part, no table
+    assert not (tmp_path / "two" / f"table.{FMT}").exists()
+    calls.clear()
+    monkeypatch.setattr(sweep, "compute_chunk", lambda *a: (calls.append(a[1]), real(*a))[1])
+    rest = sweep.run_sweep(spec, tmp_path / "two", workers=1, table_format=FMT, progress=False)
+    assert calls == [3, 4, 5, 6, 7] and rest.n_computed == 5
+    assert _same_rows(sweep.read_table(one.table), sweep.read_table(rest.table))
+
+
+@pytest.mark.slow  # ~10 s: two CLI processes
+def test_killed_cli_process_resumes(tmp_path):
+    # SIGKILL of a running `lionk sweep` (no clean-up at all): the finished parts survive intact
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "o"
+    argv = [sys.executable, "-m", "lionk", "sweep", "--out", str(out), "--lr", "0.01,0.02,0.05,0.1",
+            "--weight-decay", "0.1,0.5,1", "--kappa", "l1,l2", "--dim", "2", "--steps", "400", "--chunk-size", "1",
+            "--format", "csv", "--no-progress", "--workers", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "parts").is_dir() and len(list((out / "parts").glob("chunk-*.json"))) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted((out / "parts").glob("chunk-*.json"))
+    assert 2 <= len(done) < 24, len(done)  # interrupted mid-way (24 chunks in all)
+    for p in done:
+        json.loads(p.read_text())  # every part on disk is complete (atomic writes)
+    assert not (out / "table.csv").exists()
+    stamps = {p.name: p.stat().st_mtime_ns for p in done}
+    rerun = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"({24 - len(done)} computed now)" in rerun.stdout, rerun.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in done} == stamps  # finished parts untouched
+    spec = sweep.spec_from_mapping({"axes": {"lr": [0.01, 0.02, 0.05, 0.1], "weight_decay": [0.1, 0.5, 1]},
+                                    "kappa": "l1,l2", "dim": 2, "steps": 400, "chunk_size": 1})
+    one = sweep.run_sweep(spec, tmp_path / "one", workers=1, table_format="csv", progress=False)
+    assert _same_rows(sweep.read_table(one.table), sweep.read_table(out / "table.csv"))
+
+
+def test_cell_numbers_do_not_depend_on_chunk_size_for_an_elementwise_objective():
+    # rosenbrock's gradient is elementwise (no BLAS), so a cell's numbers cannot depend on which other
+    # cells share its vectorised run: chunk sizes 1, 3 and 32 give the same rows
+    base = {"axes": {"lr": [0.001, 0.01], "beta1": [0.9, 0.95], "weight_decay": [0.5, 1.0]}, "kappa": "l1,huber",
+            "objective": "rosenbrock", "dim": 3, "seeds": "0:2", "steps": 80, "starts": 1}
+    tables = []
+    for cs in (1, 3, 32):
+        spec = sweep.spec_from_mapping(dict(base, chunk_size=cs))
+        tables.append([r for i in range(len(spec.plan())) for r in sweep.compute_chunk(spec.to_dict(), i, {})])
+    assert len(tables[0]) == 32 and _same_rows(tables[0], tables[1]) and _same_rows(tables[0], tables[2])
+
+
+# ---------------------------------------------------------------------------------------------
+# 3b. the hook for a compiled batch kernel (lionk.dynamics.kernels + numba, another branch)
+# ---------------------------------------------------------------------------------------------
+def _fake_kernels(calls):
+    """A stand-in for lionk.dynamics.kernels with its documented interface; its sweep_quadratic runs the
+    numpy reference with the gradient (x - b) A, so the table must equal the numpy table bit for bit."""
+    import types
+
+    mod = types.ModuleType("lionk.dynamics.kernels")
+    mod.available = lambda: True
+    mod.supports = lambda K: K.name in ("l1", "relu", "quadratic", "huber", "logcosh")
+    mod.BITWISE = ("l1", "relu", "quadratic", "huber")
+
+    def sweep_quadratic(K, A, b, x0, m0=None, *, lr, beta1, beta2, weight_decay, steps, decay, record_every=None):
+        calls.append((K.name, x0.shape, np.shape(lr), record_every))
+        run = discrete.simulate(K, lambda x: (x - b) @ A, x0, lr=lr, betas=(beta1, beta2), weight_decay=weight_decay,
+                                steps=steps, decay=decay)
+        return types.SimpleNamespace(x=run.x, m=run.m)
+
+    mod.sweep_quadratic = sweep_quadratic
+    return mod
+
+
+def test_compiled_hook_used_when_the_kernel_module_exists(tmp_path, monkeypatch):
+    import sys
+
+    spec = sweep.spec_from_mapping(dict(SMALL, kappa="l1,l2,logcosh", objective="quadratic,rosenbrock"))
+    monkeypatch.setitem(sys.modules, "lionk.dynamics.kernels", None)  # no kernel module: numpy
+    plain = sweep.run_sweep(spec, tmp_path / "numpy", workers=1, table_format=FMT, progress=False)
+    calls = []
+    monkeypatch.setitem(sys.modules, "lionk.dynamics.kernels", _fake_kernels(calls))
+    fast = sweep.run_sweep(spec, tmp_path / "fast", workers=1, table_format=FMT, progress=False)
+    assert json.loads((tmp_path / "fast" / "manifest.json").read_text())["backend"] == "compiled"
+    # only l1 on the quadratic (l2: non-separable; logcosh: not bit-for-bit; rosenbrock: not quadratic)
+    assert {c[0] for c in calls} == {"l1"} and len(calls) == 4
+    assert all(c[1] == (8, 2) and c[2] == (8,) and c[3] == 1 for c in calls)  # 4 cells x 2 starts, per trajectory
+    a, b = sweep.read_table(plain.table), sweep.read_table(fast.table)
+    assert [r["backend"] for r in b] == ["compiled" if r["kappa"] == "l1" and r["objective"] == "quadratic"
+                                         else "numpy" for r in b]
+    for r, s in zip(a, b):
+        assert r["backend"] == "numpy"
+        r.pop("backend"), s.pop("backend")
+    assert _same_rows(a, b)
+
+
+def test_compiled_backend_missing_is_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "lionk.dynamics.kernels", None)
+    code = main(["sweep", "--out", str(tmp_path / "o"), "--steps", "5", "--dim", "2", "--format", "csv",
+                 "--no-progress", "--backend", "compiled"])
+    err = capsys.readouterr().err
+    assert code == 2 and "lionk[fast]" in err and err.count("\n") == 1, err
+    # a directory started with the compiled backend refuses to resume without it (no mixed table)
+    monkeypatch.setitem(sys.modules, "lionk.dynamics.kernels", _fake_kernels([]))
+    argv = ["sweep", "--out", str(tmp_path / "p"), "--steps", "5", "--dim", "2", "--format", "csv", "--no-progress",
+            "--workers", "1", "--lr", "0.01,0.02", "--chunk-size", "1", "--max-chunks", "1"]
+    assert main(argv) == 0
+    monkeypatch.setitem(sys.modules, "lionk.dynamics.kernels", None)
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and "started with the compiled backend" in err and err.count("\n") == 1, err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,6 +51,9 @@ def register(sub) -> None:
     p.add_argument("--samples", type=lambda s: positive_int(s, 10**6), help="points of a random design")
     p.add_argument("--design-seed", type=seed_int, help="seed of the random design (default 0)")
     p.add_argument("--chunk-size", type=lambda s: positive_int(s, 10**5), help="cells per chunk (default 16)")
+    p.add_argument("--backend", choices=["auto", "numpy", "compiled"],
+                   help="simulator: compiled time loop (lionk[fast], numba) when available for the K and "
+                        "objective, else numpy (default auto; the table's backend column says which ran)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created; resumable)")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format (default parquet)")
     p.add_argument("--workers", type=lambda s: positive_int(s, 1024),
@@ -81,7 +84,8 @@ def _mapping(args) -> dict:
         d["axes"] = axes
     for key, attr in (("kappa", "kappa"), ("objective", "objective"), ("seeds", "seeds"), ("dim", "dim"),
                       ("steps", "steps"), ("starts", "starts"), ("decay", "decay"), ("design", "design"),
-                      ("samples", "samples"), ("design_seed", "design_seed"), ("chunk_size", "chunk_size")):
+                      ("samples", "samples"), ("design_seed", "design_seed"), ("chunk_size", "chunk_size"),
+                      ("backend", "backend")):
         v = getattr(args, attr)
         if v is not None:
             d[key] = v
