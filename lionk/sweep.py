@@ -85,7 +85,7 @@ CHECK_NAMES = ("finite", "step_in_D", "phase1_rate", "stays_in_D", "constraint_r
                "lyapunov_discrete", "delta_discrete_nonnegative", "lyapunov_discrete_L")
 #: columns of the table, in order
 COLUMNS = (("cell", "kappa", "objective", "seed", "lr", "beta1", "beta2", "weight_decay", "alpha", "gamma",
-            "eps", "lam", "decay", "steps", "starts", "backend", "verdict", "first_failure")
+            "eps", "lam", "decay", "steps", "starts", "backend", "verdict", "first_failure", "reason")
            + tuple(f"check_{n}" for n in CHECK_NAMES)
            + ("margin_5b", "margin_phase1", "max_H_increase", "steps_to_D", "final_dist_ref", "ref_kkt"))
 NUMERIC_COLUMNS = frozenset({"cell", "seed", "lr", "beta1", "beta2", "weight_decay", "alpha", "gamma", "eps", "lam",
@@ -693,6 +693,23 @@ def _h_discrete_path(K, x, m, F, lion, decay, member_tol):
     return np.where(inside, H, np.nan), inside
 
 
+def _reason(outcome: CheckOutcome, first) -> str:
+    """Why a cell is not a pass, in one line: the first failed check's detail, or the core checks that
+    evaluated nothing and why (what ``lionk check`` prints); empty for a pass."""
+    from lionk.lyapunov import checks as checks_mod
+
+    if first is not None:
+        return f"{first.name}: {first.detail or first.claim}"
+    if outcome.verdict != checks_mod.INCONCLUSIVE:
+        return ""
+    idle = [c for c in outcome.checks if c.name in checks_mod.CORE_CHECKS and (c.status == checks_mod.SKIP
+                                                                               or c.n_checked == 0)]
+    if not idle:
+        return "no check ran"
+    return "; ".join(f"{c.name} evaluated nothing: {c.detail}" if c.detail else f"{c.name} evaluated nothing"
+                     for c in idle)
+
+
 def _cell_row(spec, cell, K, f, X, M, F, outcome: CheckOutcome, refs: dict, backend: str = "numpy") -> dict:
     lp, ode = cell.lion, cell.ode
     row = {"cell": cell.index, "kappa": cell.kappa.label, "objective": cell.objective, "seed": cell.seed,
@@ -703,6 +720,7 @@ def _cell_row(spec, cell, K, f, X, M, F, outcome: CheckOutcome, refs: dict, back
     row["verdict"] = outcome.verdict
     first = next((c for c in outcome.checks if c.failed), None)
     row["first_failure"] = first.name if first else ""
+    row["reason"] = _reason(outcome, first)
     for n in CHECK_NAMES:
         row[f"check_{n}"] = by_name[n].status if n in by_name else ""
     nan = float("nan")

@@ -517,3 +517,13 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
                  "--no-progress", "--connect-timeout", "2", "--scheduler", f"tcp://127.0.0.1:{port}"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("lionk: error: cannot reach the dask scheduler") and err.count("\n") == 1, err
+
+
+def test_reason_column_says_why_a_cell_is_not_a_pass():
+    # beta1 = beta2: §5b does not apply, so its core check evaluates nothing -> inconclusive, and says why
+    spec = sweep.spec_from_mapping({"axes": {"lr": [0.01], "beta1": [0.9, 0.99], "beta2": [0.99]}, "kappa": "l1",
+                                    "dim": 2, "steps": 100})
+    ok, idle = sweep.compute_chunk(spec.to_dict(), 0)
+    assert (ok["verdict"], ok["reason"]) == ("pass", "")
+    assert idle["verdict"] == "inconclusive" and idle["check_lyapunov_discrete"] == "skip"
+    assert idle["reason"].startswith("lyapunov_discrete evaluated nothing: §5b needs beta1 < beta2"), idle["reason"]
