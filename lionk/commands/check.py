@@ -89,6 +89,12 @@ examples:
   lionk check --kappa l1 --objective quadratic --lr 0.01 --weight-decay 0.5
   lionk check --kappa-expr "log(cosh(u))" --objective mypkg.losses:loss --dim 20 --mode both
   lionk check --kappa l1 --run run.npz --lr 1e-4 --beta1 0.9 --beta2 0.99 --weight-decay 0.1
+  lionk check --kappa l1 --run run.lionrec          # a recording directory: hyper-parameters recorded
+
+a recording directory is checked per tensor and per coordinate (separable K) with rounding allowances
+8*u*(|x_t|+|x_(t+1)|+lr) per coordinate (u: 2^-53 float64, 2^-24 float32, 2^-11 float16, 2^-8 bfloat16);
+margins are printed in units of the allowance (>= 0 passes); a failure names the likely cause in the
+optimizer (ascent, flipped momentum sign, coupled weight decay, swapped betas, the other decay scheme).
 """
 
 
@@ -127,8 +133,10 @@ def register(sub) -> None:
     what.add_argument("--objective", metavar="NAME|MODULE:FN",
                       help="simulate on a built-in objective (quadratic, logistic, ...) or a Python function "
                            "fn(x) -> (value, grad) for one state x, or an object with value/grad methods")
-    what.add_argument("--run", metavar="FILE.npz",
-                      help="check a recorded run: arrays x (T, ...), m (T, ...), optional grad, f")
+    what.add_argument("--run", metavar="FILE.npz|DIR",
+                      help="check a recorded run: a recording directory (lionk.torch.Recorder, lionk.optax.Recorder; "
+                           "read chunk by chunk, every tensor checked on its own) or an .npz with arrays x (T, ...), "
+                           "m (T, ...), optional grad, f")
     s = p.add_argument_group("simulate mode (--objective)")
     s.add_argument("--mode", choices=["discrete", "ode", "both"], default="discrete",
                    help="simulate the discrete map, the ODE, or both (default discrete)")
@@ -151,9 +159,12 @@ def register(sub) -> None:
                    help=f"absolute tolerance of the ODE checks (default {ODE_TOL:g}, at most "
                         f"{MAX_ODE_TOL:g}; it must exceed the solver's error in H)")
     r = p.add_argument_group("recorded-run mode (--run)")
-    r.add_argument("--momentum-convention", choices=["torch", "paper"], default="torch",
+    r.add_argument("--tensor", action="append", default=None, metavar="NAME",
+                   help="recording directory: check only this tensor (repeatable; default all)")
+    r.add_argument("--momentum-convention", choices=["torch", "paper"], default=None,
                    help="sign of the recorded m: 'torch' (default) = +EMA of gradients as PyTorch/optax Lion "
-                        "store it (exp_avg, mu); 'paper' = the paper's m, which tracks -grad")
+                        "store it (exp_avg, mu); 'paper' = the paper's m, which tracks -grad (a recording "
+                        "directory says which; an .npz file defaults to torch)")
     c = p.add_argument_group("both modes")
     c.add_argument("--decay", choices=["explicit", "implicit"], default="explicit",
                    help="weight decay scheme of the run: explicit x(1 - lr*wd) as in Lion (default), or "
@@ -242,6 +253,12 @@ def run(args) -> int:
     check_output_file(args.json)
     K = kappa_from_args(args)  # --kappa mymodule:MyK from the current directory (lionk.importer)
     recorded = args.run is not None
+    if recorded and os.path.isdir(args.run):
+        return _run_recording(args, K)
+    if args.tensor:
+        raise LionKError("--tensor applies to a recording directory (lionk.torch.Recorder, lionk.optax.Recorder)")
+    if args.momentum_convention is None:
+        args.momentum_convention = "torch"
     lp, ode, notes = _discrete_params(args, recorded=recorded)
     lam = lp.weight_decay
     if lam <= 0:
@@ -280,6 +297,31 @@ def run(args) -> int:
     code = exit_code(report)
     if code == EXIT_INCONCLUSIVE and args.allow_skipped:
         return EXIT_PASS
+    return code
+
+
+def _run_recording(args, K) -> int:
+    """A recording directory: checked chunk by chunk, tensor by tensor, with per-coordinate rounding
+    allowances (:mod:`lionk.lyapunov.recorded`); hyper-parameters from the recording unless given."""
+    from lionk.lyapunov import recorded as rec_checks
+    from lionk.recording import RecordingReader
+
+    if any(getattr(args, k, None) is not None for k in ("alpha", "gamma", "eps", "lam")):
+        raise LionKError("a recording directory is checked with --lr/--beta1/--beta2/--weight-decay (or the values "
+                         "it recorded), not the ODE names --alpha/--gamma/--eps/--lam")
+    if args.tol is not None:
+        raise LionKError("--tol does not apply to a recording directory: its tolerances are per-coordinate rounding "
+                         "allowances computed from the data and its dtype")
+    reader = RecordingReader(args.run)
+    rep = rec_checks.check_recording(reader, K, lr=args.lr, beta1=args.beta1, beta2=args.beta2,
+                                     weight_decay=args.weight_decay, decay=args.decay,
+                                     convention=args.momentum_convention, tensors=args.tensor)
+    print(rep.summary())
+    if args.json:
+        write_json(args.json, rep.to_dict())
+    code = rep.exit_code
+    if code == checks.EXIT_INCONCLUSIVE and args.allow_skipped:
+        return checks.EXIT_PASS
     return code
 
 

@@ -1,0 +1,182 @@
+"""Recordings of real optimizers checked at their dtype (issue 12): lion-pytorch and pytorch-optimizer Lion
+(float32, bfloat16, float64), torch.optim.Muon (per matrix), optax.lion through lionk.optax.Recorder.
+Each needs its optional extra; the skip names it (pytest -rs)."""
+
+import numpy as np
+import pytest
+
+from lionk.dynamics import kappa as kappa_mod
+from lionk.errors import LionKError
+from lionk.lyapunov.recorded import check_recording
+from lionk.recording import RecordingReader
+
+
+# ---------------------------------------------------------------------------------------------
+# torch
+# ---------------------------------------------------------------------------------------------
+def _torch_run(tmp_path, make, dtype_name, steps=40, name="r"):
+    torch = pytest.importorskip("torch", reason="torch not installed: pip install 'lionk[torch]'")
+    from lionk.torch import Recorder
+
+    dtype = getattr(torch, dtype_name)
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(30, 20), torch.nn.Tanh(), torch.nn.Linear(20, 10)).to(dtype)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(0.5)                                  # λx in D from the start (λ = 0.5, |x| ≤ 0.1)
+    X = torch.randn(64, 30, dtype=dtype)
+    Y = 5 * torch.randn(64, 10, dtype=dtype)             # a target that pushes weights to the box
+    opt = make(torch, m)
+    path = tmp_path / name
+    with Recorder(opt, path, params=m.named_parameters(), chunk_steps=16):
+        for _ in range(steps):
+            opt.zero_grad()
+            ((m(X) - Y) ** 2).mean().backward()
+            opt.step()
+    return RecordingReader(path)
+
+
+def _lion_pytorch(torch, m):
+    lp = pytest.importorskip("lion_pytorch", reason="lion-pytorch not installed: pip install 'lionk[torch-test]'")
+    return lp.Lion(m.parameters(), lr=1e-2, weight_decay=0.5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
+def test_lion_pytorch_passes_at_its_dtype(tmp_path, dtype):
+    rep = check_recording(_torch_run(tmp_path, _lion_pytorch, dtype), kappa_mod.get("l1"))
+    assert rep.status == "pass", rep.summary()
+    assert [t.name for t in rep.tensors] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert all(t.dtype == dtype for t in rep.tensors)
+    if dtype == "float32":
+        # with lr = 1e-2 every coordinate-step is resolvable at float32
+        for t in rep.tensors:
+            sd = next(c for c in t.checks if c.name == "step_in_D")
+            assert sd.n_checked == 40 * int(np.prod(t.shape))
+
+
+def test_lion_pytorch_bfloat16_outside_the_claimed_box_fails(tmp_path):
+    r = _torch_run(tmp_path, _lion_pytorch, "bfloat16", steps=10)
+    x = np.abs(r.read_all("0.weight", kinds=("x",)).x).max()
+    assert x > 0.06  # nn.Linear(30, ·) init bound 1/√30 = 0.18, halved
+    # claiming weight_decay = 20 (box |x| ≤ 0.05) puts λx above 1.2, far beyond bfloat16 rounding (2⁻⁸·1.2·8)
+    rep = check_recording(r, kappa_mod.get("l1"), weight_decay=20.0, lr=1e-2 / 40)
+    assert rep.status == "fail"
+
+
+def test_pytorch_optimizer_lion_decoupled_passes_and_coupled_is_named(tmp_path):
+    po = pytest.importorskip("pytorch_optimizer", reason="pytorch-optimizer not installed: pip install 'lionk[torch-test]'")
+    rep = check_recording(_torch_run(tmp_path, lambda torch, m: po.Lion(m.parameters(), lr=1e-2, weight_decay=0.5),
+                                     "float32", name="a"), kappa_mod.get("l1"))
+    assert rep.status == "pass", rep.summary()
+    rep = check_recording(_torch_run(tmp_path, lambda torch, m: po.Lion(m.parameters(), lr=1e-2, weight_decay=0.5,
+                                                                        weight_decouple=False), "float32", name="b"),
+                          kappa_mod.get("l1"))
+    assert rep.status == "fail"
+    assert all(t.diagnosis.startswith("coupled (L2) weight decay") for t in rep.tensors)
+    assert "convex" not in rep.summary()
+
+
+def test_torch_muon_is_checked_per_matrix(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch not installed: pip install 'lionk[torch]'")
+    if not hasattr(torch.optim, "Muon"):
+        pytest.skip("torch.optim.Muon needs torch >= 2.9")
+    from lionk.torch import Recorder
+
+    torch.manual_seed(0)
+    W = torch.nn.Parameter(0.1 * torch.randn(20, 30))
+    V = torch.nn.Parameter(0.1 * torch.randn(10, 20))
+    opt = torch.optim.Muon([W, V], lr=1e-2, weight_decay=0.5, momentum=0.95, nesterov=False)
+    X, Y = torch.randn(64, 30), torch.randn(64, 10)
+    with Recorder(opt, tmp_path / "mu", params=[("W", W), ("V", V)], chunk_steps=8):
+        for _ in range(12):
+            opt.zero_grad()
+            (((X @ W.T).tanh() @ V.T - Y) ** 2).mean().backward()
+            opt.step()
+    r = RecordingReader(tmp_path / "mu")
+    with pytest.raises(LionKError, match="beta1, beta2"):  # Muon has one momentum, no betas: lionk says so
+        check_recording(r, kappa_mod.get("nuclear"))
+    rep = check_recording(r, kappa_mod.get("nuclear"), beta1=0.0, beta2=0.95)
+    assert [t.shape for t in rep.tensors] == [(20, 30), (10, 20)]
+    # each matrix is one Lion-K state: the checks see 12 steps of one state, not 600 coordinates
+    for t in rep.tensors:
+        assert next(c for c in t.checks if c.name == "phase1_rate").n_checked == 12
+        assert "convex" not in (t.diagnosis or "")
+
+
+# ---------------------------------------------------------------------------------------------
+# JAX / optax
+# ---------------------------------------------------------------------------------------------
+def _optax_run(tmp_path, tx_factory, steps=30, inject=False, dtype="float32"):
+    jax = pytest.importorskip("jax", reason="jax not installed: pip install 'lionk[jax]'")
+    optax = pytest.importorskip("optax", reason="optax not installed: pip install 'lionk[jax]'")
+    import jax.numpy as jnp
+
+    from lionk.optax import Recorder
+
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
+    params = {"dense": {"kernel": 0.1 * jax.random.normal(k1, (8, 4), dtype=dtype),
+                        "bias": jnp.zeros((4,), dtype=dtype)}}
+    X = jax.random.normal(k2, (32, 8), dtype=dtype)
+    Y = 5 * jax.random.normal(k3, (32, 4), dtype=dtype)
+
+    def loss(p):
+        return jnp.mean((X @ p["dense"]["kernel"] + p["dense"]["bias"] - Y) ** 2)
+
+    tx = tx_factory(optax)
+    state = tx.init(params)
+    hyper = None if inject else {"lr": 1e-2, "betas": [0.9, 0.99], "weight_decay": 0.5}
+    with Recorder(tmp_path / "jx", params, hyper=hyper, chunk_steps=7) as rec:
+        for _ in range(steps):
+            grads = jax.grad(loss)(params)
+            rec.record(params, grads, state)
+            updates, state = tx.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+        rec.finish(params, state)
+    return RecordingReader(tmp_path / "jx")
+
+
+def test_optax_lion_recording_passes_and_matches_the_state(tmp_path):
+    r = _optax_run(tmp_path, lambda optax: optax.lion(learning_rate=1e-2, b1=0.9, b2=0.99, weight_decay=0.5))
+    assert [t.name for t in r.tensors] == ["['dense']['bias']", "['dense']['kernel']"]
+    assert r.rows == 31 and r.momentum["convention"] == "torch"
+    rep = check_recording(r, kappa_mod.get("l1"))
+    assert rep.status == "pass", rep.summary()
+    # independent: the recorded momentum is optax's EMA of the recorded gradients (m_0 = 0)
+    a = r.read_all("['dense']['kernel']")
+    m = np.zeros_like(a.m[0], dtype=np.float64)
+    for t in range(len(a.grad)):
+        m = 0.99 * m + 0.01 * a.grad[t].astype(np.float64)
+        np.testing.assert_allclose(a.m[t + 1], m, rtol=1e-5, atol=1e-6)  # float32 EMA vs float64: rounding
+
+
+def test_optax_inject_hyperparams_are_read_from_the_state(tmp_path):
+    r = _optax_run(tmp_path, lambda optax: optax.inject_hyperparams(optax.lion)(
+        learning_rate=1e-2, b1=0.9, b2=0.99, weight_decay=0.5), inject=True)
+    h = r.hyper(0)[0]
+    assert h["lr"] == pytest.approx(1e-2, rel=1e-7) and h["weight_decay"] == pytest.approx(0.5)  # float32 values
+    assert check_recording(r, kappa_mod.get("l1")).status == "pass"
+
+
+def test_optax_broken_sign_is_named(tmp_path):
+    def ascent(optax):
+        # ascent with correct decoupled decay: x − lr·(−sign(c) + wd·x)
+        return optax.chain(optax.scale_by_lion(b1=0.9, b2=0.99), optax.scale(-1.0), optax.add_decayed_weights(0.5),
+                           optax.scale(-1e-2))
+    r = _optax_run(tmp_path, ascent)
+    rep = check_recording(r, kappa_mod.get("l1"))
+    assert rep.status == "fail" and rep.tensors[1].diagnosis.startswith("ascent"), rep.summary()
+
+
+def test_optax_recorder_bad_input(tmp_path):
+    pytest.importorskip("jax", reason="jax not installed: pip install 'lionk[jax]'")
+    import jax.numpy as jnp
+
+    from lionk.optax import Recorder
+
+    with pytest.raises(LionKError, match="no arrays"):
+        Recorder(tmp_path / "a", {})
+    rec = Recorder(tmp_path / "b", {"w": jnp.zeros(3)}, momentum=False)
+    with pytest.raises(LionKError, match="tree structure"):
+        rec.record({"w": jnp.zeros(3), "v": jnp.zeros(2)}, {"w": jnp.zeros(3)}, None)
+    rec.abort()
+    assert not (tmp_path / "b").exists()
