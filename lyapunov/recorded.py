@@ -23,7 +23,7 @@ Euclidean norm of the per-coordinate allowances (the size of the rounding error 
 
 Checks per tensor (each its own Lion-K state; for ``nuclear`` each tensor is a matrix
 ``(shape[0], -1)``): ``step_in_D``, ``phase1_rate``, ``stays_in_D``, ``momentum_update`` (when the
-gradient is recorded), ``lyapunov_discrete`` and ``delta_discrete_nonnegative`` (§5b, on the steps
+gradient is recorded), ``lyapunov_discrete`` and ``dissipation_discrete_nonnegative`` (§5b, on the steps
 with λx in D). A check's ``worst_margin`` is reported in **allowance units**: ``1 − violation/allowance``
 (≥ 0 passes). When a check fails and K is a catalogue K (convex by construction), the report names the
 deviation of the optimizer that fits the recorded steps within rounding (:func:`diagnose`): ascent
@@ -44,7 +44,8 @@ import numpy as np
 from lionk.dynamics import kappa as kappa_mod
 from lionk.errors import LionKError
 
-from .checks import CORE_CHECKS, EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, FAIL, PASS, SKIP, Check
+from .checks.verdicts import CORE_CHECKS, FAIL, PASS, SKIP
+from .checks.verdicts import CheckResult as Check
 
 __all__ = ["ROUNDOFF", "ROUNDING_FACTOR", "TensorReport", "RecordingReport", "check_recording", "diagnose",
            "allowance_x", "allowance_m"]
@@ -153,10 +154,6 @@ class RecordingReport:
         if "inconclusive" in st or not st:
             return "inconclusive"
         return PASS
-
-    @property
-    def exit_code(self) -> int:
-        return {PASS: EXIT_PASS, FAIL: EXIT_FAIL}.get(self.status, EXIT_INCONCLUSIVE)
 
     def verdict(self) -> str:
         st = self.status
@@ -442,7 +439,7 @@ def _check_tensor(reader, t, K, given, decay, conv, k) -> TensorReport:
         ("stays_in_D", "once λx is in D (within rounding) it stays in D"),
         ("momentum_update", "m_(t+1) = β2 m_t − (1−β2) g_t"),
         ("lyapunov_discrete", "H_d(t+1) − H_d(t) − B_f(t) ≤ −εΔ_t (§5b)"),
-        ("delta_discrete_nonnegative", "εΔ_t ≥ 0 (∇K monotone)"),
+        ("dissipation_discrete_nonnegative", "εΔ_t ≥ 0 (∇K monotone)"),
     )}
     entered = np.zeros(view.n if view.separable else 1, bool)
     steps_checked = 0
@@ -476,9 +473,9 @@ def _check_tensor(reader, t, K, given, decay, conv, k) -> TensorReport:
                             v.fail_step is not None for v in acc.values()) and g is not None:
                         first_fail_block = (x0, x1, m0, g, hp)
     if beta_note:
-        for n in ("lyapunov_discrete", "delta_discrete_nonnegative"):
+        for n in ("lyapunov_discrete", "dissipation_discrete_nonnegative"):
             acc[n].skip_note = beta_note
-    for n in ("lyapunov_discrete", "delta_discrete_nonnegative"):
+    for n in ("lyapunov_discrete", "dissipation_discrete_nonnegative"):
         if not acc[n].skip_note:
             acc[n].skip_note = ("λx was never in D at both ends of a recorded step: record a longer run, or steps "
                                 "after λx entered D")
@@ -600,7 +597,7 @@ def _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, 
     acc["lyapunov_discrete"].add(lhs + ed, A_all, steps, valid=valid, describe=lambda r, c, v, al: (
         f"H_d(t+1) − H_d(t) − B_f + εΔ_t = {v:.3g} > 0 beyond rounding ({al:.3g}): the Lyapunov function of §5b "
         "rose"))
-    acc["delta_discrete_nonnegative"].add(-ed, A_ed, steps, valid=valid, describe=lambda r, c, v, al: (
+    acc["dissipation_discrete_nonnegative"].add(-ed, A_ed, steps, valid=valid, describe=lambda r, c, v, al: (
         f"εΔ_t = {-v:.3g} < 0 beyond rounding ({al:.3g}): the update direction opposes ∇K(m̃)"))
     return None
 

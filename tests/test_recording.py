@@ -358,7 +358,7 @@ def test_correct_run_passes_every_chunk_and_steps_across_chunk_boundaries_are_ch
             assert by[name].passed and by[name].n_checked == s.last_step - s.first_step
 
 
-@pytest.mark.parametrize("broken,check", [("flip", "delta_discrete_nonnegative"), ("coupled", "momentum_update")])
+@pytest.mark.parametrize("broken,check", [("flip", "dissipation_discrete_nonnegative"), ("coupled", "momentum_update")])
 def test_broken_runs_fail_through_the_reader(tmp_path, broken, check):
     """The same glue on a run with descent flipped to ascent, or L2 (coupled) decay: a check fails.
     (For the flip today's checks blame εΔ < 0, "is K convex?": issue 12 asks for a better message; that

@@ -62,6 +62,12 @@ Loading a recorded ``.npz`` run and the exit codes of ``lionk check`` are on the
 
 from .discrete import check_discrete_run, check_simulated_discrete  # noqa: E402
 from .ode import check_ode  # noqa: E402
-from .verdicts import CheckResult, RunReport, RunSetup  # noqa: E402
+from .verdicts import *  # noqa: E402,F401,F403 - the records, verdict names and tolerances
+from .verdicts import __all__ as _verdicts_all  # noqa: E402
+from .verdicts import CheckResult, RunReport  # noqa: E402
 
-__all__ = ["check_discrete_run", "check_simulated_discrete", "check_ode", "CheckResult", "RunReport", "RunSetup"]
+#: old names of the records, kept so that code written against the single-module ``checks`` still
+#: imports (one meaning per word: a "check" is a function; its result is a CheckResult)
+Check, CheckReport = CheckResult, RunReport
+
+__all__ = ["check_discrete_run", "check_simulated_discrete", "check_ode", *_verdicts_all]
