@@ -63,7 +63,7 @@ __all__ = [
 #: solve_ivp methods accepted by name
 SOLVE_IVP_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 #: every accepted method name
-METHODS = SOLVE_IVP_METHODS + ("filippov", "moreau")
+METHODS = SOLVE_IVP_METHODS + ("filippov", "moreau", "filippov_fast")
 _IMPLICIT = ("Radau", "BDF", "LSODA")
 
 
@@ -374,6 +374,7 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
         becomes NaN/inf, with the time at which it appeared.
     """
     K = kappa_mod.get(kappa)
+    hessian = getattr(grad, "hessian", None)  # filippov_fast (issue 13): constant Hessian of a quadratic f
     if isinstance(grad, Objective):
         if hvp is None:
             hvp = getattr(grad, "hvp", None)  # used if an Objective ever provides one
@@ -422,6 +423,11 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
 
     counter = _Counter()
     E = int(np.prod(event_shape))
+
+    if method == "filippov_fast":  # issue 13: lionk.dynamics.filippov_fast
+        from .filippov_fast import simulate_members
+        return simulate_members(K, hessian, grad, X0, M0, ode, t0, t1, t_eval=t_eval, out_shape=out_shape, rtol=rtol,
+                                atol=atol, max_events=max_events, options=options)
 
     if method == "filippov":
         if K.name not in KINK_VALUES or ev != 1:
