@@ -31,6 +31,11 @@ Methods (``method=``) and why each is the default where it is
   sliding dynamics on every face; smoothing treats all of them uniformly with a measured error.
   For ε = 0 the kink m̃_i = 0 of l1 is not a first-order sliding surface (d m̃_i/dt does not depend
   on ∇K) and the exact solution switches infinitely often, so event location cannot terminate.
+* **l1, relu at large d, quadratic f**: ``"filippov_fast"`` (:mod:`lionk.dynamics.filippov_fast`,
+  issue 13): the same Filippov solution with the constant Hessian (one product with H per
+  right-hand side, H_SS inverse updated per event); needs ``Objective.hessian``. Without one it
+  is a one-line error, or, when exact Hessian-vector products are given (``hvp=``), ``filippov``
+  with them and a warning saying why.
 * A ``solve_ivp`` name with a non-smooth K runs the plain solver on the discontinuous field
   (used by the benchmark to show what goes wrong); the report then says "none".
 
@@ -353,7 +358,8 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
         Alternative to alpha/gamma/eps/lam.
     hvp : callable, optional
         ``hvp(x, V) -> (k, d)`` Hessian-vector products for ``filippov`` (x (d,), V (k, d));
-        central differences of ``grad`` otherwise.
+        central differences of ``grad`` otherwise. With ``method="filippov_fast"`` and an f without
+        a constant Hessian, ``filippov`` runs with this hvp (with a :class:`LionKWarning`).
     delta : float, optional
         Smoothing parameter for ``moreau``; default ``1e-3 · max(1, max|m̃(t0)|)``.
     max_events : int
@@ -424,6 +430,12 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
     counter = _Counter()
     E = int(np.prod(event_shape))
 
+    if method == "filippov_fast" and hessian is None and hvp is not None:
+        # no constant Hessian, but exact Hessian-vector products: the event-driven solver with them
+        warnings.warn("method 'filippov_fast' needs f with a constant Hessian (quadratic f) and this f has none; "
+                      "running method 'filippov' with the given exact Hessian-vector products instead "
+                      "(|S| + 1 products per right-hand side, S the sliding set)", LionKWarning, stacklevel=2)
+        method = "filippov"
     if method == "filippov_fast":  # issue 13: lionk.dynamics.filippov_fast
         from .filippov_fast import simulate_members
         return simulate_members(K, hessian, grad, X0, M0, ode, t0, t1, t_eval=t_eval, out_shape=out_shape, rtol=rtol,
