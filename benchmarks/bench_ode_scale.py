@@ -10,8 +10,11 @@ x0 = m0 = 0, t ∈ [0, 50]. About 2.6 kink events per coordinate (crossings, the
 Every (method, d) runs in a forked child process with a CPU-time cap (``--cap``, default 100 CPU
 seconds, RLIMIT_CPU: load-independent, unlike wall time on a shared machine); a run over the cap is
 killed and reported; a method that exceeded the cap at one d is not run at larger d (its cost grows
-with d). Plain solvers are stepped by hand and stop themselves after ``cap`` wall seconds (they
-stall at the first sliding onset), so the time they reached is reported.
+with d), nor is one whose predicted CPU time exceeds the cap (prediction: its CPU time at the last
+d times the growth factor it showed between the two previous d). Plain solvers are stepped by hand
+and stop themselves after ``PLAIN_WALL`` = 20 wall seconds (they stall at the first sliding onset),
+so the time they reached is reported. The results file is rewritten after every row, so an
+interrupted run leaves the rows it finished (marked incomplete).
 
 Error = max |x − x_ref| over 501 output times. Reference: d ≤ 100 ``method="filippov"`` (the
 event-driven solver of issue 4) with the exact Hessian product at rtol 1e-12; d = 1000 (where that
@@ -50,6 +53,7 @@ P = ODEParams(alpha=1.0, gamma=1.0, eps=0.1, lam=0.2)
 T = 50.0
 TE = np.linspace(0.0, T, 501)
 K = kappa.get("l1")
+PLAIN_WALL = 20.0  #: wall seconds a plain solver may step (they stall at the first sliding onset)
 
 
 def _problem(d):
@@ -132,8 +136,8 @@ def methods(cap):
         ("filippov (exact hvp)", lambda d: (_simulate, d, "filippov", 1e-8, None, True), 1e-8),
         ("filippov (FD hvp)", lambda d: (_simulate, d, "filippov", 1e-8, None, False), 1e-8),
         ("moreau (Radau, δ and δ/2)", lambda d: (_simulate, d, "moreau", 1e-8), 1e-8),
-        ("plain RK45", lambda d: (_plain, d, RK45, 1e-8, cap), 1e-8),
-        ("plain LSODA", lambda d: (_plain, d, LSODA, 1e-8, cap), 1e-8),
+        ("plain RK45", lambda d: (_plain, d, RK45, 1e-8, PLAIN_WALL), 1e-8),
+        ("plain LSODA", lambda d: (_plain, d, LSODA, 1e-8, PLAIN_WALL), 1e-8),
     ]
 
 
@@ -145,6 +149,40 @@ def reference(d, cap):
     label = "filippov_fast (DOP853), rtol 1e-11"
     ref = run_capped((_simulate, d, "filippov_fast", 1e-11, "DOP853"), 10 * cap)
     return label, ref, None
+
+
+def write(a, refs, rows, complete):
+    """Write the results file (atomically) from the rows so far."""
+    L = ["# Lion ODE cost against the dimension (issue 13)", "",
+         f"Machine: {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}, "
+         f"scipy {scipy.__version__}, {os.cpu_count()} cores shared with other jobs; BLAS one thread. "
+         f"One run of `python benchmarks/bench_ode_scale.py --cap {a.cap:g}` "
+         f"(load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}).", "",
+         "Problem: K = l1, f = quadratic(dim=d, seed=0), α = γ = 1, ε = 0.1, λ = 0.2, x0 = m0 = 0, t ∈ [0, 50]; "
+         "atol = rtol/100. Error = max |x − x_ref| over 501 output times (plain solvers: on the interval they "
+         "reached).", "",
+         f"Cutoff: each run has a CPU-time cap of {a.cap:g} s (killed beyond it; plain solvers stop after "
+         f"{PLAIN_WALL:g} s wall); a method over the cap at one d, or predicted over it (its CPU time at the last d "
+         "times its growth between the two previous d), is not run at larger d.", "", "References:", ""] + refs + ["",
+         "| d | method | rtol | wall s | CPU s | rhs evals | gradient / H products | t reached | max error | notes |",
+         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for d, name, rtol, r, note in rows:
+        if r is None:
+            L.append(f"| {d} | {name} | {rtol:g} | – | – | – | – | – | – | {note} |")
+        else:
+            err = f"{r['err']:.2e}" if "err" in r else "–"
+            L.append(f"| {d} | {name} | {rtol:g} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['nfev']} | {r['ngrad']} | "
+                     f"{r['t_reached']:g} | {err} | {note} |")
+    L += ["", "## Reading", "",
+          "- filippov_fast: one product with H per right-hand side and an explicit inverse of H_SS updated per "
+          "event; the number of events grows like d (≈ 2.6 per coordinate here) and each product costs d², so "
+          "its cost grows about like d³ for a dense H (d² per event), against d⁴ for filippov with the exact "
+          "Hessian product (|S| + 1 products per right-hand side) and more with finite differences.",
+          "- plain solvers stall at the first sliding onset (chattering); moreau solves a 2d-dimensional stiff "
+          "system with a dense Jacobian (Radau), twice.", ""]
+    if not complete:
+        L.insert(1, "\n**Incomplete: the run was still going when this was written; rows so far.**")
+    atomic_write_text(a.out, "\n".join(L))
 
 
 def main(argv=None):
@@ -171,7 +209,14 @@ def main(argv=None):
         print(refs[-1], flush=True)
         for name, job, rtol in methods(a.cap):
             if name in over:
-                rows.append((d, name, rtol, None, f"not run: exceeded the {a.cap:g} s cap at a smaller d"))
+                rows.append((d, name, rtol, None, f"not run: exceeded the cap at a smaller d"))
+                write(a, refs, rows, complete=False)
+                continue
+            prev = [r[3]["cpu"] for r in rows if r[1] == name and r[3] is not None and "cpu" in r[3]]
+            if len(prev) >= 2 and prev[-1] * prev[-1] / prev[-2] > a.cap:
+                rows.append((d, name, rtol, None, f"not run: predicted {prev[-1] * prev[-1] / prev[-2]:.0f} CPU s "
+                             f"> cap (CPU {prev[-2]:.2g} s → {prev[-1]:.2g} s at the two previous d)"))
+                write(a, refs, rows, complete=False)
                 continue
             r = run_capped(job(d), a.cap)
             if r is None:
@@ -189,36 +234,11 @@ def main(argv=None):
                 if r["t_reached"] < T:
                     over.add(name)
                 rows.append((d, name, rtol, r, r["note"]))
+            write(a, refs, rows, complete=False)
             print(d, name, rows[-1][3] and {k: v for k, v in rows[-1][3].items() if k not in ("x", "ts", "xs")},
                   rows[-1][4], flush=True)
 
-    L = ["# Lion ODE cost against the dimension (issue 13)", "",
-         f"Machine: {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}, "
-         f"scipy {scipy.__version__}, {os.cpu_count()} cores shared with other jobs; BLAS one thread. "
-         f"One run of `python benchmarks/bench_ode_scale.py --cap {a.cap:g}` "
-         f"(load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}).", "",
-         "Problem: K = l1, f = quadratic(dim=d, seed=0), α = γ = 1, ε = 0.1, λ = 0.2, x0 = m0 = 0, t ∈ [0, 50]; "
-         "atol = rtol/100. Error = max |x − x_ref| over 501 output times (plain solvers: on the interval they "
-         "reached).", "",
-         f"Cutoff: each run has a CPU-time cap of {a.cap:g} s (killed beyond it; plain solvers: {a.cap:g} s wall); a method over the cap "
-         "at one d is not run at larger d.", "", "References:", ""] + refs + ["",
-         "| d | method | rtol | wall s | CPU s | rhs evals | gradient / H products | t reached | max error | notes |",
-         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for d, name, rtol, r, note in rows:
-        if r is None:
-            L.append(f"| {d} | {name} | {rtol:g} | – | – | – | – | – | – | {note} |")
-        else:
-            err = f"{r['err']:.2e}" if "err" in r else "–"
-            L.append(f"| {d} | {name} | {rtol:g} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['nfev']} | {r['ngrad']} | "
-                     f"{r['t_reached']:g} | {err} | {note} |")
-    L += ["", "## Reading", "",
-          "- filippov_fast: one product with H per right-hand side and an explicit inverse of H_SS updated per "
-          "event; the number of events grows like d (≈ 2.6 per coordinate here) and each product costs d², so "
-          "its cost grows about like d³ for a dense H (d² per event), against d⁴ for filippov with the exact "
-          "Hessian product (|S| + 1 products per right-hand side) and more with finite differences.",
-          "- plain solvers stall at the first sliding onset (chattering); moreau solves a 2d-dimensional stiff "
-          "system with a dense Jacobian (Radau), twice.", ""]
-    atomic_write_text(a.out, "\n".join(L))
+    write(a, refs, rows, complete=True)
     print("wrote", a.out)
 
 
