@@ -39,6 +39,9 @@ class Objective:
         The unconstrained minimiser, where known.
     data : dict
         The generated data (matrices, targets), for independent re-implementation in tests.
+    hessian : ndarray or None, shape (*shape, *shape) flattened to (dim, dim)
+        The constant Hessian ∇²f where f is quadratic (used by ``ode.simulate(method="filippov_fast")``);
+        None otherwise.
     """
 
     name: str
@@ -49,6 +52,7 @@ class Objective:
     convex: bool
     minimizer: np.ndarray | None = None
     data: dict = field(default_factory=dict)
+    hessian: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -90,7 +94,7 @@ def quadratic(dim: int = 10, seed: int = 0, cond: float = 10.0, center_scale: fl
         return (np.asarray(x, float) - b) @ A  # A symmetric
 
     name = "diag_quadratic" if diagonal else "quadratic"
-    return Objective(name, (dim,), value, grad, float(eig.max()), True, b.copy(), {"A": A, "b": b})
+    return Objective(name, (dim,), value, grad, float(eig.max()), True, b.copy(), {"A": A, "b": b}, hessian=A)
 
 
 def diag_quadratic(dim: int = 10, seed: int = 0, cond: float = 10.0, center_scale: float = 3.0) -> Objective:

@@ -42,6 +42,11 @@ set and ε > 0 → ``"filippov"``; otherwise ``"moreau"``. A user method::
   sliding dynamics on every face; smoothing treats all of them uniformly with a measured error.
   For ε = 0 the kink m̃_i = 0 of l1 is not a first-order sliding surface (d m̃_i/dt does not depend
   on ∇K) and the exact solution switches infinitely often, so event location cannot terminate.
+* **l1, relu at large d, quadratic f**: ``"filippov_fast"`` (:mod:`lionk.dynamics.filippov_fast`,
+  issue 13): the same Filippov solution with the constant Hessian (one product with H per
+  right-hand side, H_SS inverse updated per event); needs ``Objective.hessian``. Without one it
+  is a one-line error, or, when exact Hessian-vector products are given (``hvp=``), ``filippov``
+  with them and a warning saying why.
 * A ``solve_ivp`` name with a non-smooth K runs the plain solver on the discontinuous field
   (used by the benchmark to show what goes wrong); the report then says "none".
 
@@ -361,6 +366,8 @@ class ODEProblem:
         Kink events per member before giving up (``filippov``).
     counter : object with ``nfev``, ``ngrad``
         Right-hand-side and gradient evaluations are added to it.
+    hessian : ndarray, shape (d, d), or None
+        The constant Hessian of a quadratic f (``filippov_fast``), when the objective provides one.
     """
 
     K: kappa_mod.Kappa
@@ -379,6 +386,7 @@ class ODEProblem:
     smoothing: float | None = None
     max_events: int = 10_000
     counter: object = None
+    hessian: np.ndarray | None = None
 
     @property
     def batch(self) -> int:
@@ -409,6 +417,8 @@ class MethodResult:
         ``dense(t) -> (x, m)`` with shapes ``out_shape`` (scalar t) or ``(len(t), *out_shape)``;
         :func:`flat_dense` builds it from a flat solution.
     kinks : KinkReport
+    method : str or None
+        The method that actually ran, when it is not the one asked for (a fallback); None: the same.
     """
 
     t: np.ndarray
@@ -416,6 +426,7 @@ class MethodResult:
     m: np.ndarray
     dense: Callable
     kinks: KinkReport
+    method: str | None = None
 
 
 #: An ODE method: ``solver(problem: ODEProblem) -> MethodResult``.
@@ -634,8 +645,33 @@ def _solve_ivp_method(method: str) -> ODEMethod:
 
 for _name in SOLVE_IVP_METHODS:
     register_method(_name, _solve_ivp_method(_name))
-# registration order: the solve_ivp names, then the two kink-aware methods (as METHODS listed them)
-for _name in ("filippov", "moreau"):
+
+
+@register_method("filippov_fast")
+def _filippov_fast(pb: ODEProblem) -> MethodResult:
+    """Event-driven Filippov for a quadratic f at large d (:mod:`lionk.dynamics.filippov_fast`).
+
+    Needs the constant Hessian of f (``pb.hessian``, from an Objective that has one). Without it but
+    with exact Hessian-vector products (``pb.hvp``), runs ``filippov`` with them and warns why.
+    """
+    if pb.hessian is None and pb.hvp is not None:
+        warnings.warn("method 'filippov_fast' needs f with a constant Hessian (quadratic f) and this f has none; "
+                      "running method 'filippov' with the given exact Hessian-vector products instead "
+                      "(|S| + 1 products per right-hand side, S the sliding set)", LionKWarning, stacklevel=3)
+        res = _METHODS["filippov"](pb)
+        return MethodResult(res.t, res.x, res.m, res.dense, res.kinks, method="filippov")
+    from .filippov_fast import simulate_members
+
+    tr = simulate_members(pb.K, pb.hessian, pb.grad, pb.x0, pb.m0, pb.ode, pb.t0, pb.t1, t_eval=pb.t_eval,
+                          out_shape=pb.out_shape, rtol=pb.rtol, atol=pb.atol, max_events=pb.max_events,
+                          options=pb.options)
+    pb.counter.nfev += tr.nfev
+    pb.counter.ngrad += tr.ngrad
+    return MethodResult(tr.t, tr.x, tr.m, tr._dense, tr.kinks)
+
+
+# registration order: the solve_ivp names, then the kink-aware methods (as METHODS listed them)
+for _name in ("filippov", "moreau", "filippov_fast"):
     _METHODS[_name] = _METHODS.pop(_name)
 del _name
 
@@ -675,7 +711,8 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
         Alternative to alpha/gamma/eps/lam.
     hvp : callable, optional
         ``hvp(x, V) -> (k, d)`` Hessian-vector products for ``filippov`` (x (d,), V (k, d));
-        central differences of ``grad`` otherwise.
+        central differences of ``grad`` otherwise. With ``method="filippov_fast"`` and an f without
+        a constant Hessian, ``filippov`` runs with this hvp (with a :class:`LionKWarning`).
     smoothing : float, optional
         Width of the Moreau smoothing for ``moreau`` (the δ of K_δ in the module docstring; not
         the parameter δ of huber/logcosh); default ``1e-3 · max(1, max|m̃(t0)|)``.
@@ -708,6 +745,7 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
                       DeprecationWarning, stacklevel=2)
         smoothing = deprecated["delta"]
     K = kappa_mod.get(kappa)
+    hessian = getattr(grad, "hessian", None)  # filippov_fast (issue 13): constant Hessian of a quadratic f
     if isinstance(grad, Objective):
         if hvp is None:
             hvp = getattr(grad, "hvp", None)  # used if an Objective ever provides one
@@ -752,8 +790,8 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
     problem = ODEProblem(K=K, grad=grad, ode=ode, x0=X0.reshape((B,) + event_shape),
                          m0=M0.reshape((B,) + event_shape), out_shape=x0.shape, t0=t0, t1=t1, t_eval=t_eval,
                          rtol=rtol, atol=atol, options=options, hvp=hvp, smoothing=smoothing,
-                         max_events=max_events, counter=counter)
+                         max_events=max_events, counter=counter, hessian=hessian)
     res = solver(problem)
     if not isinstance(res, MethodResult):
         raise LionKError(f"ODE method {method!r} returned {type(res).__name__}, not a MethodResult")
-    return Trajectory(res.t, res.x, res.m, method, counter.nfev, counter.ngrad, res.kinks, ode, K, res.dense)
+    return Trajectory(res.t, res.x, res.m, res.method or method, counter.nfev, counter.ngrad, res.kinks, ode, K, res.dense)
