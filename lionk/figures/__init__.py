@@ -1,13 +1,15 @@
 """The figures of ``lionk figures``: a registry of figure ids, and deterministic atomic output.
 
->>> from lionk import figures
->>> [s.id for s in figures.resolve("1,2")]
-['1', '2a', '2b']
-
 Each :class:`FigureSpec` pairs a data function of :mod:`lionk.figures.data` (the numbers) with a
 drawing function of :mod:`lionk.figures.draw` (the picture). :func:`render` writes each figure as
 PNG (and PDF) with fixed metadata, so the same inputs give byte-identical PNG files, and every
 file is written atomically (:func:`lionk.atomic.atomic_path`).
+
+Examples
+--------
+>>> from lionk import figures
+>>> [s.id for s in figures.resolve("1,2")]
+['1', '2a', '2b']
 """
 
 from __future__ import annotations
