@@ -54,6 +54,7 @@ from .field import vector_field
 from .filippov import KINK_VALUES, SeparableFilippov
 from .objectives import Objective
 from .params import ODEParams, discrete_from_ode, ode_from_discrete
+from .prox import moreau_grad, prox_method
 
 __all__ = [
     "simulate", "Trajectory", "KinkReport", "CoordinateKinks", "ODEParams",
@@ -472,8 +473,10 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
             delta = 1e-3 * max(1.0, float(np.max(np.abs(mt0))))
         delta = _tol("delta", delta)
         runs = []
+        route = prox_method(K)  # once: the ∇K_δ of K itself, proj_D(m̃/δ) only for support functions
         for dl in (delta, delta / 2):
-            fld = _FlatField(K, grad, ode, X0.shape, counter, kgrad=lambda mt, dl=dl: K.dual_project(mt / dl))
+            fld = _FlatField(K, grad, ode, X0.shape, counter,
+                             kgrad=lambda mt, dl=dl: moreau_grad(K, mt, dl, route))
             runs.append(_solve_flat(fld, y0, t0, t1, "Radau", rtol, atol, options))
         coarse, fine = runs
         t_out = t_eval if t_eval is not None else fine.t
@@ -498,15 +501,17 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
         ms = fine.sol(t_out)[N:].T.reshape((len(t_out),) + X0.shape)
         g = np.asarray(grad(xs), dtype=float)
         mt = ms + ode.eps * (-ode.alpha * g - ode.gamma * ms)
-        diff = np.abs(K.dual_project(mt / (delta / 2)) - K.grad(mt))
+        diff = np.abs(moreau_grad(K, mt, delta / 2, route) - K.grad(mt))
         axes = tuple(range(2, diff.ndim))
         in_layer = np.max(diff, axis=axes) > 1e-9
         coords = ()
         if K.separable and ev == 1:
             coords = _sign_change_report(K, grad, ode, np.asarray(t_out), xs, ms, B, E)
         report = KinkReport(
-            treatment=f"Moreau smoothing ∇K_δ(m̃) = proj_D(m̃/δ) at δ = {delta:g} and δ/2 (Radau), "
-                      "Richardson extrapolation 2·z(δ/2) − z(δ)",
+            treatment=(f"Moreau smoothing ∇K_δ(m̃) = proj_D(m̃/δ) at δ = {delta:g} and δ/2 (Radau), "
+                       "Richardson extrapolation 2·z(δ/2) − z(δ)") if route.name == "support" else
+                      (f"Moreau smoothing ∇K_δ(m̃) = (m̃ − prox_δK(m̃))/δ ({route.why}) at δ = {delta:g} and δ/2 "
+                       "(Radau), Richardson extrapolation 2·z(δ/2) − z(δ)"),
             coordinates=coords,
             n_crossings=sum(len(c.crossings) for c in coords),
             delta=delta,

@@ -7,7 +7,7 @@ import sympy as sp
 from lionk.lyapunov import symbolic
 from lionk.lyapunov.verify import discrete_numeric_check
 
-from ..args import positive_int, write_json
+from ..args import check_output_file, positive_int, write_json
 
 
 def register(sub) -> None:
@@ -25,6 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_output_file(args.json)  # before the ~7 s of symbolic work: a bad path fails at once
     fmt = sp.latex if args.latex else str
     r = symbolic.discover_coefficient(args.dim, unknown_b=not args.fix_b)
     dr = symbolic.discrete_inequality(args.dim)
