@@ -6,8 +6,9 @@
    every claim, every figure (copied, not duplicated into docs/).
 2. Every code example of ``README.md`` and ``docs/**/*.md`` runs: each ```` ```python ```` block in a
    subprocess (cwd a fresh temporary directory, ``MPLBACKEND=Agg``) must exit 0; in ```` ```bash ````
-   and ```` ```console ```` blocks every ``lionk ...`` command runs (as ``python -m lionk``) and must
-   exit with the expected code. One test per block, named ``FILE#N`` (N counts the python, bash and
+   and ```` ```console ```` blocks every ``lionk ...`` command runs through the ``lionk`` command
+   installed next to the interpreter (the venv's ``bin/lionk``, so the entry point is tested too) and
+   must exit with the expected code. One test per block, named ``FILE#N`` (N counts the python, bash and
    console blocks of the file from 1).
 
 Markers, HTML comments on the lines just above a block:
@@ -54,6 +55,8 @@ RUN_LANGS = {"python", "bash", "console", "sh", "shell"}
 #: generous: the slowest example (the README's ODE run) takes a few seconds on an idle machine;
 #: the limit only turns a hang into a failure on a machine shared by several jobs
 BLOCK_TIMEOUT_S = 600
+#: the console script of the environment running the tests (pip install -e . puts it there)
+LIONK = Path(sys.executable).with_name("lionk.exe" if os.name == "nt" else "lionk")
 
 mkdocs = pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e '.[docs]'")
 
@@ -186,7 +189,8 @@ def run_shell(block: Block, cwd: Path) -> int:
         assert argv[0] == "lionk", (
             f"{block.id} (line {block.line}): the example command {cmd!r} is neither a lionk command nor an "
             "install step: mark the block <!-- no-run: why --> or make it runnable")
-        r = subprocess.run([sys.executable, "-m", "lionk", *argv[1:]], cwd=cwd, env=env, capture_output=True,
+        assert LIONK.is_file(), f"no lionk command next to {sys.executable}: pip install -e . in this environment"
+        r = subprocess.run([str(LIONK), *argv[1:]], cwd=cwd, env=env, capture_output=True,
                            text=True, timeout=BLOCK_TIMEOUT_S)
         assert r.returncode == want, (f"{block.id} (line {block.line}): `{cmd}` exited {r.returncode}, the docs "
                                       f"say {want}\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
@@ -354,3 +358,111 @@ def test_figures_are_copied_not_duplicated(site):
 def test_mathematics_page_has_typeset_formulas(site):
     text = _page(site, "mathematics")
     assert text.count('class="arithmatex"') >= 20
+
+
+# ---------------------------------------------------------------------------------------------
+# the guards themselves fail when they should (broken on purpose)
+# ---------------------------------------------------------------------------------------------
+def test_a_broken_example_fails(tmp_path):
+    """A docs command that exits with another code than documented, or Python that raises, is a failure."""
+    wrong_exit = Block("x.md", 1, 1, "bash", "lionk simulate --kappa l1 --objective quadratic --lr -1\n")
+    with pytest.raises(AssertionError, match="exited 2, the docs say 0"):
+        run_shell(wrong_exit, tmp_path)
+    wrong_exit.markers["exit"] = "2"
+    assert run_shell(wrong_exit, tmp_path) == 1  # the control: documented as exit 2, it passes
+    with pytest.raises(AssertionError, match="python example exited 1"):
+        run_python("import numpy as np\nassert np.sign(0.0) == 1\n", tmp_path, "x.md#2")
+    stray = Block("x.md", 3, 1, "bash", "rm -rf build\n")
+    with pytest.raises(AssertionError, match="neither a lionk command nor an install step"):
+        run_shell(stray, tmp_path)
+
+
+def _mini_site(tmp_path: Path, docstring: str) -> subprocess.CompletedProcess:
+    """Build a one-page site whose API page documents ``mini.f`` with ``docstring``, using the
+    mkdocstrings options of the real mkdocs.yml (so a warning it would give here, it gives there)."""
+    import yaml
+
+    real = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    handler = next(p["mkdocstrings"] for p in real["plugins"] if isinstance(p, dict) and "mkdocstrings" in p)
+    handler["handlers"]["python"]["paths"] = ["src"]
+    (tmp_path / "src").mkdir(parents=True)
+    (tmp_path / "src" / "mini.py").write_text(
+        f'"""A module."""\n\n\ndef f(x):\n    """{docstring}"""\n    return x\n', encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# mini\n\n::: mini\n", encoding="utf-8")
+    config = {"site_name": "mini", "strict": True, "theme": {"name": "material"},
+              "plugins": [{"mkdocstrings": handler}]}
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=tmp_path, env=dict(_env(), NO_MKDOCS_2_WARNING="1", DISABLE_MKDOCS_2_WARNING="true"),
+                          capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
+
+
+def test_a_docstring_warning_fails_the_strict_build(tmp_path):
+    good = "Identity.\n\n    Parameters\n    ----------\n    x : float\n        Input.\n    "
+    bad = "Identity.\n\n    Parameters\n    ----------\n    y : float\n        Not a parameter of f.\n    "
+    ok = _mini_site(tmp_path / "good", good)
+    assert ok.returncode == 0, ok.stderr[-3000:]  # the control: the same project builds
+    r = _mini_site(tmp_path / "bad", bad)
+    assert r.returncode != 0, "a docstring naming a parameter that f does not have did not fail --strict"
+    assert "does not appear in the function signature" in r.stderr, r.stderr[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# pages that must follow the code (checked without building the site)
+# ---------------------------------------------------------------------------------------------
+def test_every_command_has_a_page():
+    """A command added to lionk.cli.COMMANDS needs its page, its nav entry and its row in the index
+    (see docs/commands/index.md, 'Adding a command')."""
+    from lionk.cli import COMMANDS
+
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    index = (DOCS / "commands" / "index.md").read_text(encoding="utf-8")
+    for name in COMMANDS:
+        page = DOCS / "commands" / f"{name}.md"
+        how = "see docs/commands/index.md, 'Adding a command'"
+        assert page.is_file(), f"lionk {name} has no page docs/commands/{name}.md ({how})"
+        assert f"<!-- lionk:options {name} -->" in page.read_text(encoding="utf-8"), \
+            f"docs/commands/{name}.md lacks the line <!-- lionk:options {name} --> ({how})"
+        assert f"commands/{name}.md" in nav, f"mkdocs.yml's nav does not list commands/{name}.md ({how})"
+        assert f"[`lionk {name}`]({name}.md)" in index, f"docs/commands/index.md has no row for lionk {name} ({how})"
+
+
+#: names the code reads off a K that are internal to the catalogue and expression K (not protocol):
+#: ``obj`` (the wrapped object of ObjectKappa), ``name`` (set by lionk), ``sym_spec`` and
+#: ``conj_method`` (produced by the expression parser)
+_INTERNAL = {"obj", "name", "sym_spec", "conj_method"}
+
+
+def protocol_names_read_by_code() -> set[str]:
+    """Every attribute or method name that lionk's code looks up on a K by name (getattr/hasattr).
+
+    ``K``/``kappa``/``self.obj`` are a K everywhere; ``obj`` is the user's K object only in the modules
+    that adapt and check it (elsewhere, e.g. lyapunov/checks.py, ``obj`` is an objective).
+    """
+    on_k = re.compile(r"""(?:getattr|hasattr|_has)\(\s*(?:K|kappa|self\.obj)\s*,\s*["'](\w+)["']""")
+    on_obj = re.compile(r"""(?:getattr|hasattr)\(\s*obj\s*,\s*["'](\w+)["']""")
+    copied = re.compile(r"for attr in \(([^)]*)\):\s*\n\s*if hasattr\(obj, attr\)")
+    user_object_modules = {ROOT / "lyapunov" / "user_kappa.py", ROOT / "lyapunov" / "consistency.py"}
+    names = set()
+    for folder in ("dynamics", "lyapunov", "proofs", "lionk"):
+        for py in (ROOT / folder).rglob("*.py"):
+            text = py.read_text(encoding="utf-8")
+            names |= set(on_k.findall(text))
+            if py in user_object_modules:
+                names |= set(on_obj.findall(text))
+                for group in copied.findall(text):
+                    names |= set(re.findall(r"""["'](\w+)["']""", group))
+    return names - _INTERNAL
+
+
+def test_kappa_protocol_page_documents_what_the_code_reads():
+    names = protocol_names_read_by_code()
+    # the scan sees what it must (a broken regex would find nothing and pass vacuously)
+    assert {"prox", "kinks", "support_function", "smooth", "separable", "dual_project", "conj",
+            "conj_grad", "event_ndim", "bounded_domain", "constraint"} <= names, names
+    page = (DOCS / "kappa-protocol.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(\w+)(?:\([^`]*\))?` \|", page, re.MULTILINE))
+    assert {"value", "grad"} <= documented
+    missing = names - documented
+    assert not missing, f"docs/kappa-protocol.md has no table row for {sorted(missing)}, which lionk reads off a K"
