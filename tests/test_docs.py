@@ -466,3 +466,13 @@ def test_kappa_protocol_page_documents_what_the_code_reads():
     assert {"value", "grad"} <= documented
     missing = names - documented
     assert not missing, f"docs/kappa-protocol.md has no table row for {sorted(missing)}, which lionk reads off a K"
+
+
+def test_readme_test_command_is_what_ci_runs():
+    """The README's test command and .ci/run run the same thing (install extras, pytest selection)."""
+    ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+          if ln.strip() and not ln.startswith("#") and not ln.startswith(("set ", "cd ", "export "))]
+    assert len(ci) == 1 and "pytest" in ci[0], ci
+    readme = [b.code.strip() for b in ALL_BLOCKS if b.file == "README.md" and b.lang == "bash"]
+    assert ci[0] in readme, f".ci/run runs {ci[0]!r}, which is not a command block of README.md"
+    assert "docs" in re.search(r"\.\[([\w,]+)\]", ci[0]).group(1).split(","), "CI must install the docs extra"
