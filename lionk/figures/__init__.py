@@ -1,9 +1,5 @@
 """The figures of ``lionk figures``: a registry of figure ids, and deterministic atomic output.
 
->>> from lionk import figures
->>> [s.id for s in figures.resolve("1,2")]
-['1', '2a', '2b']
-
 One module per figure (``fig1_phase_portrait``, ``fig2_trajectories``, ... ``fig8_sliding``) holds its
 record, its ``compute`` function (the numbers, from :mod:`lionk.dynamics`, :mod:`lionk.lyapunov` and
 :mod:`lionk.proofs`; nothing there re-derives the mathematics) and its ``draw`` function (the picture);
@@ -11,6 +7,12 @@ shared helpers are in :mod:`lionk.figures.common`. Each :class:`FigureSpec` belo
 function with a draw function. :func:`render` writes each figure as
 PNG (and PDF) with fixed metadata, so the same inputs give byte-identical PNG files, and every
 file is written atomically (:func:`lionk.atomic.atomic_path`).
+
+Examples
+--------
+>>> from lionk import figures
+>>> [s.id for s in figures.resolve("1,2")]
+['1', '2a', '2b']
 """
 
 from __future__ import annotations
