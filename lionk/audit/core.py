@@ -129,7 +129,8 @@ class AuditReport:
                                                           if self.deviations else ""))
         else:
             names = ", ".join(d.name for d in self.deviations if d.breaks_guarantee) or "guarantee failed"
-            where = (f"; first failing step {self.first_failing_step}" if self.first_failing_step is not None else "")
+            where = (f"; first failing step {self.first_failing_step} of the design run (one-step prediction of the "
+                     "nominal map)" if self.first_failing_step is not None else "")
             gfail = next((g for g in self.guarantees if g.status == "fail"), None)
             if gfail is not None:
                 where += f"; first failing guarantee {gfail.name} at step {gfail.first_fail_step}"
@@ -249,7 +250,7 @@ def run_audit(driver, hyper: dict, *, guarantee_steps: int = 1500, seed: int = 0
             raise LionKError(f"{driver.spec} failed on a {shape} parameter: {type(exc).__name__}: {exc}") from None
         st = F.fit_state(rec)
         df = F.identify_direction(rec.x[1], rec.g[0])
-        fits[shape] = F.fit_map(rec, st, df)
+        fits[shape] = F.choose_kappa(rec, st, df)
         recs[shape] = rec
     shape0 = shapes[0]
     mf = fits[shape0]
@@ -309,10 +310,12 @@ def run_audit(driver, hyper: dict, *, guarantee_steps: int = 1500, seed: int = 0
     bracket_tol = max(b1_hi - b1_lo, 1e-12)
     if mf.sign < 0:
         devs.append(Deviation("ascent", "the update follows +∇K(c): x moves up the gradient"))
-    if b1 < 0 and nom.beta1 > 0:
+    rho = b1 / (1 - b1) if b1 != 1 else math.inf  # weight of the momentum relative to the gradient in c
+    if rho < 0 and nom.beta1 > 0:
+        b1_flip = -rho / (1 - rho)
         devs.append(Deviation("wrong_momentum_sign",
-                              f"fitted beta1 = {b1:.6g} < 0: the momentum enters c with the sign opposite to the "
-                              f"gradient (state convention {st.convention})"))
+                              f"c ∝ {rho:.6g}·s + g: the momentum enters c with the sign opposite to the gradient's "
+                              f"(β1 = {b1_flip:.6g} applied to −s; state convention {st.convention})"))
     elif abs(b1 - nom.beta2) <= 1e-6 and abs(st.beta2 - nom.beta1) <= 1e-6 and nom.beta1 != nom.beta2:
         devs.append(Deviation("swapped_betas", f"fitted beta1 = {b1:.6g}, beta2 = {st.beta2:.6g}: the nominal "
                                                f"({nom.beta1:g}, {nom.beta2:g}) swapped"))

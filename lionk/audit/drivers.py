@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -80,15 +82,25 @@ class Driver:
 
 
 def _import_spec(spec: str):
-    if ":" not in spec:
-        raise LionKError(f"optimizer must be given as PKG.MOD:CLASS, got {spec!r}")
+    """Import ``PKG.MOD:ATTR`` (ATTR may be dotted) with the current directory importable, as
+    ``python -m`` would (the ``lionk`` console script does not put it on ``sys.path``)."""
     mod_name, _, attr = spec.partition(":")
+    parts = mod_name.split(".") + attr.split(".")
+    if not mod_name or not attr or not all(p.isidentifier() and not p.startswith("__") for p in parts):
+        raise LionKError(f"optimizer must be given as PKG.MOD:CLASS, got {spec!r}")
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
     try:
         mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as exc:
         raise LionKError(f"cannot import module {mod_name!r} ({exc.msg})") from None
     except Exception as exc:  # noqa: BLE001 - third-party import failure: one line
-        raise LionKError(f"importing {mod_name!r} failed: {type(exc).__name__}: {exc}") from None
+        raise LionKError(f"importing {mod_name!r} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):

@@ -25,7 +25,7 @@ from lionk.dynamics import kappa as kappa_mod
 from lionk.errors import LionKError
 
 __all__ = ["StateFit", "DirectionFit", "MapFit", "fit_state", "identify_direction", "fit_map",
-           "bisect_beta1", "normalised_state", "LR_SCALES", "EXACT_RTOL"]
+           "bisect_beta1", "normalised_state", "choose_kappa", "LR_SCALES", "EXACT_RTOL"]
 
 #: Relative residual below which a recorded relation counts as exact: the data are float64 results of
 #: about a hundred floating-point operations per step (rounding ~1e-14 relative); 1e-9 leaves five
@@ -84,6 +84,7 @@ class DirectionFit:
     kappa: str
     sign: int
     cosines: dict
+    ties: tuple = ()
 
 
 @dataclass
@@ -166,12 +167,22 @@ def identify_direction(x1, g0) -> DirectionFit:
     names = _MATRIX if x1.ndim == 2 else _ELEMENTWISE
     cos = {n: _cos(-x1, kappa_mod.get(n).grad(np.asarray(g0, float))) for n in names}
     best = max(cos, key=lambda n: (round(abs(cos[n]), 12), n == "nuclear"))
-    return DirectionFit(best, 1 if cos[best] >= 0 else -1, cos)
+    # K whose ∇K(g_0) are parallel (l2 and quadratic: both ∝ g_0) tie here; fit_map on the later steps,
+    # where the magnitudes differ, decides between them (see :func:`choose_kappa`)
+    ties = tuple(n for n in names if abs(abs(cos[n]) - abs(cos[best])) <= 1e-9)
+    return DirectionFit(best, 1 if cos[best] >= 0 else -1, cos, ties)
 
 
-def _directions(K, s, gh, beta1):
-    """∇K(β1 s_t + (1−β1) ĝ_t), shape (T, *shape)."""
-    return K.grad(beta1 * s + (1 - beta1) * gh)
+def choose_kappa(rec, st: StateFit, dirfit: DirectionFit) -> "MapFit":
+    """fit_map for every K tied on the first step; the one with the smallest residual."""
+    fits = [fit_map(rec, st, DirectionFit(k, dirfit.sign, dirfit.cosines, dirfit.ties)) for k in dirfit.ties or
+            (dirfit.kappa,)]
+    return min(fits, key=lambda m: float(np.max(m.step_residual)))
+
+
+def rho_to_beta1(rho: float) -> float:
+    """β1 = ρ/(1+ρ) of the ratio ρ = β1/(1−β1) of the momentum's weight to the gradient's in c."""
+    return float(rho / (1.0 + rho)) if rho != -1.0 else float("inf")
 
 
 def _lsq_ab(x0, x1, D):
@@ -204,41 +215,45 @@ def fit_map(rec, st: StateFit, dirfit: DirectionFit) -> MapFit:
     T = rec.g.shape[0]
     x0, x1 = rec.x[:T], rec.x[1:T + 1]
 
-    def obj(b1):
-        _, _, r = _lsq_ab(x0, x1, dirfit.sign * _directions(K, s, gh, b1))
+    def dirs(u):
+        rho = np.sinh(u)  # c ∝ ρ s + ĝ, ρ = β1/(1−β1) (any real: ρ < 0 is a momentum of the wrong sign)
+        return dirfit.sign * K.grad(rho * s + gh)
+
+    def obj(u):
+        _, _, r = _lsq_ab(x0, x1, dirs(u))
         return float(np.sqrt(np.mean(r ** 2)))
 
     # sign K: a fine grid (the residual is piecewise constant); smooth K: coarse grid, then a bounded search
-    grid = np.linspace(-0.995, 0.995, 399 if dirfit.kappa == "l1" else 41)
-    vals = np.array([obj(b) for b in grid])
+    grid = np.linspace(-12.0, 12.0, 801 if dirfit.kappa == "l1" else 49)
+    vals = np.array([obj(u) for u in grid])
     notes = []
-    if dirfit.kappa in ("l1",):
+    step = grid[1] - grid[0]
+    if dirfit.kappa == "l1" and (vals <= EXACT_RTOL).any():
         ok = vals <= EXACT_RTOL
-        if ok.any():
-            lo, hi = float(grid[ok].min()), float(grid[ok].max())
-            lo, hi = max(-0.999, lo - 5e-3), min(0.999, hi + 5e-3)  # one grid spacing either side
-            b1 = 0.5 * (lo + hi)
-        else:
-            i = int(np.argmin(vals))
-            b1, lo, hi = float(grid[i]), float(grid[max(i - 1, 0)]), float(grid[min(i + 1, len(grid) - 1)])
-            notes.append("no β1 reproduces the signs of every step exactly")
+        lo, hi = float(grid[ok].min()) - step, float(grid[ok].max()) + step  # one grid spacing either side
+        u = 0.5 * (lo + hi)
     else:
         i = int(np.argmin(vals))
-        lo, hi = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, len(grid) - 1)])
+        lo, hi = float(grid[i]) - step, float(grid[i]) + step
         r = minimize_scalar(obj, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
-        b1 = float(r.x)
-        lo, hi = b1 - 1e-9, b1 + 1e-9
-    a, b, res = _lsq_ab(x0, x1, dirfit.sign * _directions(K, s, gh, b1))
+        u = float(r.x)
+        if dirfit.kappa == "l1":
+            notes.append("no β1 reproduces the signs of every step exactly")
+    a, b, res = _lsq_ab(x0, x1, dirs(u))
+    if dirfit.kappa == "quadratic":  # ∇K(c) = c = (1−β1)(ρ s + ĝ): b absorbed the factor 1−β1
+        b = b * (1 + np.sinh(u))
+    b1 = rho_to_beta1(np.sinh(u))
+    lo, hi = rho_to_beta1(np.sinh(lo)), rho_to_beta1(np.sinh(hi))
     return MapFit(dirfit.kappa, dirfit.sign, b1, st.beta2, st.mu, (lo, hi), a, b, res, st, dirfit, notes)
 
 
 def bisect_beta1(driver, shape, fit: MapFit, iters: int = 40) -> tuple:
     """Pin β1 down by bisection on designed two-step runs (robust to an inexact ∇K).
 
-    Step 0 from x_0 = 0, s_0 = 0 with ĝ_0 = E; step 1 with ĝ_1 = −ρE, ρ = β1_c (1−β2)/(1−β1_c), where E
-    is all ones (vectors) or a rank-one matrix u vᵀ (matrices, so that any approximate polar factor keeps
-    the direction ±E). Then c_1 = (1−β1)(β1/(1−β1) − β1_c/(1−β1_c))·(1−β2)E: its sign says whether β1
-    is above the candidate β1_c, read from ⟨a x_1 − x_2, E⟩ (any decay convention keeps the sign).
+    Step 0 from x_0 = 0, s_0 = 0 with ĝ_0 = E; step 1 with ĝ_1 = −ρ_c (1−β2) E, where E is all ones
+    (vectors) or a rank-one matrix u vᵀ (matrices, so that any approximate polar factor keeps the direction
+    ±E). Then c_1 ∝ ρ s_1 + ĝ_1 = (ρ − ρ_c)(1−β2)E with ρ = β1/(1−β1): its sign says whether ρ is above
+    the candidate ρ_c, read from ⟨a x_1 − x_2, E⟩ (any decay convention keeps the sign).
 
     Returns
     -------
@@ -254,8 +269,8 @@ def bisect_beta1(driver, shape, fit: MapFit, iters: int = 40) -> tuple:
         E = np.ones(shape)
     b2, mu, sig = fit.beta2, fit.mu, fit.sign
 
-    def above(c):
-        rho = c * (1 - b2) / (1 - c)
+    def above(rho_c):
+        rho = rho_c * (1 - b2)
 
         def grad_fn(t, x):
             # the state's convention is normalised by fit_state: ĝ is the gradient the +g EMA tracks
@@ -265,14 +280,13 @@ def bisect_beta1(driver, shape, fit: MapFit, iters: int = 40) -> tuple:
         u1 = fit.a * rec.x[1] - rec.x[2]
         return sig * float(np.sum(u1 * E)) > 0
 
-    lo, hi = -0.999, 0.999
-    a0, b0 = fit.beta1_interval
-    if above(a0) and not above(b0):
-        lo, hi = a0, b0
+    # bisection in u = asinh(ρ), ρ = β1/(1−β1) ∈ (−1.6e5, 1.6e5): β1 ∈ [0, 1) and the wrong-sign ρ < 0 alike
+    lo, hi = -12.0, 12.0
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
-        if above(mid):
+        if above(np.sinh(mid)):
             lo = mid
         else:
             hi = mid
-    return 0.5 * (lo + hi), lo, hi
+    mid = 0.5 * (lo + hi)
+    return rho_to_beta1(np.sinh(mid)), rho_to_beta1(np.sinh(lo)), rho_to_beta1(np.sinh(hi))
