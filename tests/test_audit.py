@@ -24,79 +24,9 @@ from lionk.cli import main  # noqa: E402
 LR, WD = 0.05, 1.0
 
 
-class _LionBase(torch.optim.Optimizer):
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
-        self._lr0 = lr
-
-    def _update(self, p, g, m, lr, wd, b1, b2):  # the correct update
-        p.mul_(1 - lr * wd)
-        p.add_(torch.sign(b1 * m + (1 - b1) * g), alpha=-lr)
-        m.mul_(b2).add_(g, alpha=1 - b2)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            b1, b2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if not st:
-                    st["exp_avg"] = torch.zeros_like(p)
-                self._update(p, p.grad, st["exp_avg"], group["lr"], group["weight_decay"], b1, b2)
-
-
-class CorrectLion(_LionBase):
-    """The reference update itself (must conform)."""
-
-
-class CoupledDecayLion(_LionBase):
-    """L2 decay added to the gradient before the momentum (the bug of issue 12)."""
-
-    def _update(self, p, g, m, lr, wd, b1, b2):
-        g = g + wd * p
-        p.add_(torch.sign(b1 * m + (1 - b1) * g), alpha=-lr)
-        m.mul_(b2).add_(g, alpha=1 - b2)
-
-
-class SwappedBetasLion(_LionBase):
-    def _update(self, p, g, m, lr, wd, b1, b2):
-        super()._update(p, g, m, lr, wd, b2, b1)
-
-
-class FlippedMomentumLion(_LionBase):
-    """The EMA tracks −g but is combined as if it tracked +g."""
-
-    def _update(self, p, g, m, lr, wd, b1, b2):
-        p.mul_(1 - lr * wd)
-        p.add_(torch.sign(b1 * m + (1 - b1) * g), alpha=-lr)
-        m.mul_(b2).add_(g, alpha=-(1 - b2))
-
-
-class NewXDecayLion(_LionBase):
-    """Decay applied after the step, to the new x."""
-
-    def _update(self, p, g, m, lr, wd, b1, b2):
-        p.add_(torch.sign(b1 * m + (1 - b1) * g), alpha=-lr)
-        p.mul_(1 - lr * wd)
-        m.mul_(b2).add_(g, alpha=1 - b2)
-
-
-class ScheduledWdLion(_LionBase):
-    """Decay lr_t²·wd/lr_0: the weight decay is scaled by the lr schedule a second time."""
-
-    def _update(self, p, g, m, lr, wd, b1, b2):
-        super()._update(p, g, m, lr, wd * lr / self._lr0, b1, b2)
-
-
-class AscentLion(_LionBase):
-    """Steps up the gradient."""
-
-    def _update(self, p, g, m, lr, wd, b1, b2):
-        p.mul_(1 - lr * wd)
-        p.add_(torch.sign(b1 * m + (1 - b1) * g), alpha=lr)
-        m.mul_(b2).add_(g, alpha=1 - b2)
+from lionk.audit.examples import (  # noqa: E402,F401 - specs below name them as f"{__name__}:CLASS"
+    AscentLion, CorrectLion, CoupledDecayLion, ExactPolarMuon, FlippedMomentumLion, NewXDecayLion, ScheduledWdLion,
+    SwappedBetasLion)
 
 
 class NotAnOptimizer:

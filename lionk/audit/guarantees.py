@@ -86,7 +86,7 @@ def _problem(shape, seed):
     return objectives.matrix_lsq(n=shape[0], p=shape[1], seed=seed, k=shape[0] + 3), f"matrix_lsq{shape}"
 
 
-def check_guarantees(driver, nom, K, *, shapes, r_fun, decay="explicit", s_factor=1.0, approximate=False,
+def check_guarantees(driver, nom, K, *, shapes, r_fun, decay="explicit", s_factor=None, approximate=False,
                      steps=1500, seed=0, check_limit=True) -> list[GuaranteeResult]:
     """Run the optimizer on the test problems from outside D and check the guarantees.
 
@@ -94,6 +94,9 @@ def check_guarantees(driver, nom, K, *, shapes, r_fun, decay="explicit", s_facto
     ε·λ' = lr·λ and the constraint is ‖x‖ ≤ r/λ). With an approximate ∇K (∇K̃ ∈ s·D) the membership
     checks run on x/s (its direction ∇K̃/s lies in D); the Lyapunov checks need the exact ∇K and are
     reported as skipped, and so is the limit (the fixed points of an inexact ∇K are not those of F).
+    For a matrix K the guarantee ``spectral_bound`` checks ‖W_t‖₂ ≤ s·r/λ after entry and the Phase 1
+    rate of W/s (:func:`lionk.audit.muon.spectral_run`), with s the given ``s_factor`` or, when None,
+    the s measured on that run (approximate ∇K) or 1 (exact ∇K).
     """
     from lionk.proofs.references import solve
     from .fit import fit_state
@@ -110,7 +113,16 @@ def check_guarantees(driver, nom, K, *, shapes, r_fun, decay="explicit", s_facto
         if st.name is None:
             raise LionKError("no momentum state recorded: the guarantees need m")
         m = -st.scale * rec.state[st.name]  # paper convention: tracks −∇f
-        checks = discrete_run_checks(K, rec.x / s_factor, m, lr=eps, beta1=nom.beta1, beta2=nom.beta2,
+        s_run = 1.0 if s_factor is None else float(s_factor)
+        if len(shape) == 2 and K.name == "nuclear" and decay == "explicit":
+            from .muon import spectral_run
+            s_arg = s_factor if s_factor is not None else (None if approximate else 1.0)
+            sr = spectral_run(rec.x, lr=nom.lr, weight_decay=nom.weight_decay, r=r, s=s_arg)
+            s_run = sr.s
+            first = sr.first_violation if sr.first_violation is not None else sr.phase1_first_fail
+            out.append(GuaranteeResult("spectral_bound", pname, "pass" if sr.holds else "fail",
+                                       None if sr.holds else (first if first is not None else steps), sr.line()))
+        checks = discrete_run_checks(K, rec.x / s_run, m, lr=eps, beta1=nom.beta1, beta2=nom.beta2,
                                      weight_decay=lam, decay=decay, grad=rec.g)
         for c in checks:
             if approximate and c.name not in MEMBERSHIP_CHECKS:
@@ -118,14 +130,14 @@ def check_guarantees(driver, nom, K, *, shapes, r_fun, decay="explicit", s_facto
                                            "needs the exact ∇K (approximate ∇K: only the s-scaled membership "
                                            "checks apply)"))
                 continue
-            what = "x/s, s = %.4f: " % s_factor if approximate else ""
+            what = "x/s, s = %.4f: " % s_run if s_run != 1.0 else ""
             out.append(GuaranteeResult(c.name, pname, c.status, c.first_fail_step,
                                        what + (c.detail or f"{c.n_checked} checked, worst margin {c.worst_margin}")))
         if not check_limit:
             continue
         if approximate:
             out.append(GuaranteeResult("limit_is_constrained_optimum", pname, "skip", None,
-                                       "approximate ∇K: its limit is not the optimum of F (see docs/muon.md)"))
+                                       "approximate ∇K: its limit is not the optimum of F (see docs/audit.md)"))
             continue
         ref = solve(K, f, lam)
         # a second run from x_0 = 0 (inside D): with a constant step ε Lion-K reaches an O(ε)

@@ -23,6 +23,8 @@ what is measured (designed inputs, float64, every step recorded in memory):
   decay            zero-gradient run (isolates x <- a x) under an lr schedule: explicit / implicit /
                    on the new x / coupled, and how lambda_t follows the schedule
   lr scale         b/lr per matrix shape against sqrt(max(1, rows/cols)), 0.2*sqrt(max(rows, cols)), ...
+  Muon             singular values of the applied direction (s = largest); spectral_bound:
+                   ‖W‖₂ ≤ s·r/λ after entry and the Phase 1 rate of W/s, s measured per run
   guarantees       phase1_rate, stays_in_D, step_in_D, lyapunov_discrete (lionk check's checks) on
                    quadratic test problems, and the limit against an independent constrained solver
 named deviations: coupled_weight_decay, decay_on_new_x, swapped_betas, wrong_momentum_sign, ascent,
@@ -33,6 +35,8 @@ examples:
   lionk audit lion_pytorch:Lion --framework torch --lr 0.01 --weight-decay 0.5
   lionk audit timm.optim:Lion --framework torch --param corrected_weight_decay=true
   lionk audit torch.optim:Muon --framework torch --lr 0.05 --weight-decay 1 --param momentum=0.95
+  lionk audit torch.optim:Muon --framework torch --lr 0.02 --weight-decay 0.5 --grad-scale 1   (exit 1)
+  lionk audit lionk.audit.examples:ExactPolarMuon --framework torch --lr 0.02 --weight-decay 0.5
   lionk audit optax:lion --framework optax --lr 0.01 --weight-decay 0.5
 """
 
@@ -55,16 +59,26 @@ def register(sub) -> None:
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--strict-grad", action="store_true",
                    help="count an approximate ∇K (Muon's Newton–Schulz) as non-conformance")
+    p.add_argument("--grad-scale", type=finite_float, default=None, metavar="S",
+                   help="given s ≥ 1 of an approximate ∇K (∇K̃ ∈ s·D, e.g. Muon's Newton–Schulz): check "
+                        "‖W‖₂ ≤ s·r/λ with it instead of the s measured on each run")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON (atomically)")
     p.set_defaults(func=run)
 
 
-def _bool_words(params: dict) -> dict:
+def _optimizer_params(items) -> dict:
+    """``--param`` values for an optimizer: numbers / JSON lists as ``lionk`` parses them, true/false,
+    none, and bare words as strings (e.g. Muon's ``adjust_lr_fn=match_rms_adamw``)."""
     out = {}
-    for k, v in params.items():
-        if isinstance(v, str) and v.lower() in ("true", "false"):
-            v = v.lower() == "true"
-        out[k] = v
+    for item in items or []:
+        k, sep, v = item.partition("=")
+        v = v.strip()
+        if sep and v.lower() in ("true", "false", "none"):
+            out[k.strip()] = {"true": True, "false": False, "none": None}[v.lower()]
+        elif sep and v.replace("_", "").isalpha():
+            out[k.strip()] = v
+        else:
+            out.update(parse_params([item]))
     return out
 
 
@@ -80,13 +94,16 @@ def run(args) -> int:
         v = getattr(args, name)
         if v is not None and not 0 <= v < 1:
             raise LionKError(f"--{name} must be in [0, 1), got {v:g}")
-    extra = _bool_words(parse_params(args.param))
+    if args.grad_scale is not None and args.grad_scale < 1:
+        raise LionKError(f"--grad-scale must be ≥ 1 (the exact ∇K has s = 1), got {args.grad_scale:g}")
+    extra = _optimizer_params(args.param)
     # import and type-check first (exit 2 for a bad module), then map the hyper-parameters
     drv = drivers.load_driver(args.optimizer, args.framework, {"lr": args.lr})
     hyper = drivers.hyper_for(drv, lr=args.lr, beta1=args.beta1, beta2=args.beta2,
                               weight_decay=args.weight_decay, extra=extra)
     drv = drivers.load_driver(args.optimizer, args.framework, hyper)
-    rep = run_audit(drv, hyper, guarantee_steps=args.steps, seed=args.seed, strict_grad=args.strict_grad)
+    rep = run_audit(drv, hyper, guarantee_steps=args.steps, seed=args.seed, strict_grad=args.strict_grad,
+                    grad_scale=args.grad_scale)
     print(rep.summary())
     if args.json:
         write_json(args.json, rep.to_dict())
