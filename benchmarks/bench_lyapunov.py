@@ -70,10 +70,10 @@ def throughput(name, params, d, n):
     x = rng.uniform(-1.5, 1.5, (n, d))
     m = 2 * rng.standard_normal((n, d))
     g = f.grad(x)
-    t_comp = best_of(lambda: (C.delta(x, m, g, ODE), C.dH_dt(x, m, g, ODE)))
-    t_hand = best_of(lambda: (functions.delta(K, f.grad, x, m, ODE, g=g), functions.dH_dt(K, f.grad, x, m, ODE, g=g)))
-    err = max(np.max(np.abs(C.delta(x, m, g, ODE) - functions.delta(K, f.grad, x, m, ODE, g=g))
-                     / (1 + np.abs(functions.delta(K, f.grad, x, m, ODE, g=g)))),
+    t_comp = best_of(lambda: (C.dissipation(x, m, g, ODE), C.dH_dt(x, m, g, ODE)))
+    t_hand = best_of(lambda: (functions.dissipation(K, f.grad, x, m, ODE, g=g), functions.dH_dt(K, f.grad, x, m, ODE, g=g)))
+    err = max(np.max(np.abs(C.dissipation(x, m, g, ODE) - functions.dissipation(K, f.grad, x, m, ODE, g=g))
+                     / (1 + np.abs(functions.dissipation(K, f.grad, x, m, ODE, g=g)))),
               np.max(np.abs(C.dH_dt(x, m, g, ODE) - functions.dH_dt(K, f.grad, x, m, ODE, g=g))
                      / (1 + np.abs(functions.dH_dt(K, f.grad, x, m, ODE, g=g)))))
     # un-compiled: the same density expressions, substituted coordinate by coordinate

@@ -18,11 +18,12 @@ The identities behind the table are checked step for step against independent im
 from __future__ import annotations
 
 from .discrete import LionK, lion_k
+from .params import DEFAULT_BETAS
 
 __all__ = ["lion", "signed_momentum", "heavy_ball", "nesterov", "muon_wd", "frank_wolfe"]
 
 
-def lion(lr: float = 1e-4, betas=(0.9, 0.99), weight_decay: float = 0.0) -> LionK:
+def lion(lr: float = 1e-4, betas=DEFAULT_BETAS, weight_decay: float = 0.0) -> LionK:
     """Lion exactly as in google/automl, lion-pytorch and optax (momentum sign flipped: m = −v)."""
     return lion_k("l1", lr, betas, weight_decay, "explicit")
 
@@ -42,7 +43,7 @@ def nesterov(lr: float, beta1: float = 0.9, beta2: float = 0.99) -> LionK:
     return lion_k("quadratic", lr, (beta1, beta2), 0.0, "explicit")
 
 
-def muon_wd(lr: float, betas=(0.9, 0.99), weight_decay: float = 0.1) -> LionK:
+def muon_wd(lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.1) -> LionK:
     """Muon-style update with decoupled weight decay: ∇K = U Vᵀ of the look-ahead momentum."""
     return lion_k("nuclear", lr, betas, weight_decay, "explicit")
 

@@ -33,9 +33,10 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import kappa as kappa_mod
+from . import kernels
 from lionk.errors import LionKError, LionKWarning, check_finite
 from .objectives import Objective
-from .params import LionParams, ODEParams
+from .params import DEFAULT_BETAS, LionParams, ODEParams
 
 __all__ = ["LionKState", "LionK", "DiscreteRun", "init", "step", "lion_k", "simulate"]
 
@@ -109,7 +110,7 @@ def _validate(lr, betas, weight_decay, decay) -> LionParams:
         b1, b2 = betas
     except (TypeError, ValueError):
         raise LionKError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
-    p = LionParams(lr=lr, beta1=b1, beta2=b2, weight_decay=weight_decay)
+    p = LionParams(lr=lr, beta1=b1, beta2=b2, weight_decay=weight_decay)  # not resolve_params: step() is hot
     _check_decay(decay)
     if decay == "explicit" and p.lr * p.weight_decay > 1.0:
         warnings.warn(
@@ -121,12 +122,17 @@ def _validate(lr, betas, weight_decay, decay) -> LionParams:
     return p
 
 
-def _update_inplace(x, m, g, K, p: LionParams, decay: str, buf, buf2) -> None:
+def _update_inplace(x, m, g, K, p: LionParams, decay: str, buf, buf2, backend: str = "numpy") -> None:
     """One Lion-K step, in place on ``x`` and ``m``; ``buf``/``buf2`` are scratch arrays.
 
     About ten passes over memory for K = l1 (three for m̃, two for lr·sign, two for x, three for
-    m) and no allocation; other K allocate their ∇K.
+    m) and no allocation; other K allocate their ∇K. This numpy code is the reference;
+    ``backend="numba"`` (resolved by :func:`kernels.resolve_backend`) runs the fused compiled
+    kernel instead (one pass, same arithmetic: :mod:`lionk.dynamics.kernels`).
     """
+    if backend == "numba":
+        kernels.step_inplace(x, m, g, K, p.lr, p.beta1, p.beta2, p.weight_decay, decay)
+        return
     b1, b2 = p.beta1, p.beta2
     np.multiply(m, b1, out=buf)
     np.multiply(g, 1.0 - b1, out=buf2)
@@ -160,8 +166,8 @@ def init(x0, m0=None) -> LionKState:
     return LionKState(x, m, 0)
 
 
-def step(state: LionKState, g, *, kappa, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0,
-         decay: str = "explicit") -> LionKState:
+def step(state: LionKState, g, *, kappa, lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.0,
+         decay: str = "explicit", backend: str = "auto") -> LionKState:
     """Pure Lion-K step: returns a new state, leaves ``state`` untouched.
 
     Parameters
@@ -170,7 +176,7 @@ def step(state: LionKState, g, *, kappa, lr: float, betas=(0.9, 0.99), weight_de
     g : array_like, shape state.x.shape
         Gradient ∇f(state.x) (or a stochastic estimate).
     kappa : Kappa or str
-    lr, betas, weight_decay, decay
+    lr, betas, weight_decay, decay, backend
         As in :func:`simulate`.
     """
     K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
@@ -178,12 +184,16 @@ def step(state: LionKState, g, *, kappa, lr: float, betas=(0.9, 0.99), weight_de
     g = check_finite("gradient", g, where=f"at step {state.count}")
     if g.shape != state.x.shape:
         raise LionKError(f"gradient shape {g.shape} does not match state shape {state.x.shape}")
+    # one call is one step: auto compiles for states of >= AUTO_MIN_WORK / 1000 elements, whose
+    # compilation a training loop repays within its first ~1000 steps
+    backend = kernels.resolve_backend(backend, K, work=1000 * state.x.size)
     x, m = state.x.copy(), state.m.copy()
-    _update_inplace(x, m, g, K, p, decay, np.empty_like(x), np.empty_like(x))
+    _update_inplace(x, m, g, K, p, decay, np.empty_like(x), np.empty_like(x), backend)
     return LionKState(x, m, state.count + 1)
 
 
-def lion_k(kappa, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0, decay: str = "explicit") -> LionK:
+def lion_k(kappa, lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.0, decay: str = "explicit",
+           backend: str = "auto") -> LionK:
     """Bind hyper-parameters and return the pure pair ``(init, step)`` (optax style).
 
     >>> opt = lion_k("l1", lr=1e-3, weight_decay=0.1)
@@ -191,9 +201,10 @@ def lion_k(kappa, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0, decay
     """
     K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
     _validate(lr, betas, weight_decay, decay)
+    kernels.resolve_backend(backend, K)  # fail now on a bad backend
 
     def _step(state: LionKState, g) -> LionKState:
-        return step(state, g, kappa=K, lr=lr, betas=betas, weight_decay=weight_decay, decay=decay)
+        return step(state, g, kappa=K, lr=lr, betas=betas, weight_decay=weight_decay, decay=decay, backend=backend)
 
     return LionK(init, _step)
 
@@ -202,9 +213,9 @@ def _grad_norm(g, event_ndim):
     return np.sqrt(np.sum(g * g, axis=tuple(range(-event_ndim, 0))))
 
 
-def simulate(kappa, grad, x0, *, lr: float, betas=(0.9, 0.99), weight_decay: float = 0.0, steps: int,
+def simulate(kappa, grad, x0, *, lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.0, steps: int,
              decay: str = "explicit", m0=None, noise_std: float = 0.0, seed=None,
-             record_every: int = 1) -> DiscreteRun:
+             record_every: int = 1, backend: str = "auto") -> DiscreteRun:
     """Run the discrete Lion-K map on a batch of initial states.
 
     Parameters
@@ -234,6 +245,11 @@ def simulate(kappa, grad, x0, *, lr: float, betas=(0.9, 0.99), weight_decay: flo
         Seed of the gradient noise.
     record_every : int
         Record every ``record_every``-th state; memory is O(steps/record_every · x0.size).
+    backend : {"auto", "numpy", "numba"}
+        Who computes the update: the numpy reference code, the fused numba kernel
+        (:mod:`lionk.dynamics.kernels`; needs ``lionk[fast]`` and a K in ``kernels.SUPPORTED``), or
+        ``"auto"``: numba when installed, bit-for-bit equal for this K and the run is large enough
+        to repay compiling (``x0.size · steps >= kernels.AUTO_MIN_WORK``), else numpy.
 
     Returns
     -------
@@ -251,6 +267,8 @@ def simulate(kappa, grad, x0, *, lr: float, betas=(0.9, 0.99), weight_decay: flo
     if not callable(grad):
         raise LionKError("grad must be a callable grad(x) -> array of x's shape")
     p = _validate(lr, betas, weight_decay, decay)
+    if backend not in kernels.BACKENDS:  # fail before any work; resolved below, once the size is known
+        kernels.resolve_backend(backend, K)
     try:
         steps = int(steps)
         record_every = int(record_every)
@@ -267,6 +285,7 @@ def simulate(kappa, grad, x0, *, lr: float, betas=(0.9, 0.99), weight_decay: flo
     state = init(x0, m0)
     x, m = state.x, state.m
     K.check_state(x, "x0")
+    backend = kernels.resolve_backend(backend, K, work=float(x.size) * steps)
     ev = K.event_ndim
     rng = np.random.default_rng(seed) if noise_std > 0 else None
 
@@ -292,7 +311,7 @@ def simulate(kappa, grad, x0, *, lr: float, betas=(0.9, 0.99), weight_decay: flo
         if t % record_every == 0:
             r = t // record_every
             X[r], M[r], GN[r] = x, m, _grad_norm(g, ev)
-        _update_inplace(x, m, g, K, p, decay, buf, buf2)
+        _update_inplace(x, m, g, K, p, decay, buf, buf2, backend)
     g = gradient(steps)
     check_finite("x", x, where=f"after step {steps}")
     if steps % record_every == 0:

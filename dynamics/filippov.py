@@ -2,7 +2,8 @@
 
 For K = l1 (∇K = sign, ∂K(0) = [−1, 1]) and K = relu (∇K = 1[m > 0], ∂K(0) = [0, 1]) every
 coordinate has one kink, at m̃_i = 0, and ∇K_i is constant on each side of it. Write ``lo``/``hi``
-for the two one-sided values. The right-hand side (math file §2)::
+for the two one-sided values: the K carries them as ``K.kink_values`` (any K that sets it is
+handled the same way). The right-hand side (math file §2)::
 
     ṁ = −α g(x) − γ m,   m̃ = m + ε ṁ = (1 − εγ) m − εα g(x),   ẋ = s − λ x,   s_i ∈ ∂K_i(m̃_i)
 
@@ -61,10 +62,7 @@ from scipy.optimize import brentq
 from lionk.errors import LionKError, NonFiniteError
 from .params import ODEParams
 
-__all__ = ["SeparableFilippov", "MemberRun", "KINK_VALUES"]
-
-#: one-sided values (lo, hi) of ∇K_i at the kink m̃_i = 0, per supported K
-KINK_VALUES = {"l1": (-1.0, 1.0), "relu": (0.0, 1.0)}
+__all__ = ["SeparableFilippov", "MemberRun"]
 
 _FREE, _SLIDE = 0, 1
 _H_FD = np.finfo(float).eps ** (1.0 / 3.0)  # central-difference step: balances h² truncation and eps/h rounding
@@ -94,7 +92,9 @@ class SeparableFilippov:
 
     Parameters
     ----------
-    kappa_name : {"l1", "relu"}
+    kink_values : (float, float) or Kappa
+        One-sided values ``(lo, hi)`` of ∇K_i at the kink (``lo < hi``), or a K whose
+        :attr:`~lionk.dynamics.kappa.Kappa.kink_values` gives them (l1: (−1, 1), relu: (0, 1)).
     grad : callable
         ∇f, vectorised over leading axes; called with shape (k, d).
     ode : ODEParams
@@ -107,12 +107,20 @@ class SeparableFilippov:
 
     SCAN_POINTS = 8  #: interior samples per step for missed-crossing detection (see _scan)
 
-    def __init__(self, kappa_name: str, grad: Callable, ode: ODEParams, *, hvp=None, counter=None,
+    def __init__(self, kink_values, grad: Callable, ode: ODEParams, *, hvp=None, counter=None,
                  rtol=1e-8, atol=1e-10, inner_method="DOP853", max_events=10_000, options=None):
         if ode.eps <= 0:
             raise LionKError("method 'filippov' needs eps > 0 (with eps = 0 the kink is not a first-order "
                              "sliding surface); use method='moreau'")
-        self.lo, self.hi = KINK_VALUES[kappa_name]
+        kv = getattr(kink_values, "kink_values", kink_values)
+        try:
+            lo, hi = (float(v) for v in kv)
+        except (TypeError, ValueError):
+            raise LionKError(f"method 'filippov' needs the one-sided values (lo, hi) of gradK at its kink, "
+                             f"got {kv!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise LionKError(f"kink values must be finite with lo < hi, got ({lo}, {hi})")
+        self.lo, self.hi = lo, hi
         self.grad = grad
         self.ode = ode
         self.hvp = hvp

@@ -10,14 +10,37 @@ vectorised over leading batch axes: vector K take arrays of shape ``(..., d)``, 
 >>> K.grad(np.array([[-2.0, 0.0, 3.0]]))
 array([[-1.,  0.,  1.]])
 
-Use :func:`get` with a name from :data:`NAMES` (``kappa.get("lp", p=3)``,
+Use :func:`get` with a name from :func:`names` (``kappa.get("lp", p=3)``,
 ``kappa.get("huber", delta=0.5)``, ``kappa.get("group_l2", groups=2)``).
+
+Extension points
+----------------
+A K carries its own facts, so that no other module needs a table keyed by its name:
+
+* :attr:`Kappa.kink_values` — one-sided values of the separable ∇K_i at its single kink 0 (the
+  Filippov solver of :mod:`lionk.dynamics.filippov` needs them), or None;
+* :meth:`Kappa.symbolic` — the per-coordinate k(u), k'(u), k*(y), (k*)'(y) and dom k* as sympy
+  expressions (:class:`SymbolicForm`) for the symbolic engine, or None;
+* :attr:`Kappa.formula` — K, ∇K, K* and D in words (:class:`Formula`) where there is no sympy form;
+* :attr:`Kappa.constraint_set` — the set λx is confined to and the smooth part of K* on it
+  (:class:`ConstraintSet`), which the reference solvers of :mod:`lionk.proofs.references` use;
+* :meth:`Kappa.default_ode_method` — which ODE method suits this K (from the facts above);
+* :attr:`Kappa.example_params` — the parameter sets the test suite and ``lionk verify --catalogue``
+  use (:func:`catalogue_cases`).
+
+Adding a K is one class in one file::
+
+    @kappa.register("l1_scaled")
+    class ScaledL1(kappa.L1): ...
+
+after which :func:`get`, :func:`names`, :func:`catalogue_cases` and every ``lionk`` command accept it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,14 +58,136 @@ __all__ = [
     "Relu",
     "GroupL2",
     "Nuclear",
+    "ConstraintSet",
+    "CONSTRAINT_KINDS",
+    "Formula",
+    "SymbolicPiece",
+    "SymbolicForm",
+    "CatalogueCase",
+    "KappaRegistry",
+    "REGISTRY",
     "NAMES",
+    "names",
     "get",
     "register",
+    "unregister",
+    "catalogue",
+    "catalogue_cases",
 ]
 
 #: Relative slack used to decide membership of ``D`` when ``K*`` is an indicator: points produced
 #: by ``∇K`` (e.g. ``m / ‖m‖``) may have norm ``1 + 1e-16`` from rounding.
 DOMAIN_RTOL = 1e-12
+
+
+#: the kinds of :class:`ConstraintSet` (the set ``D/λ`` that Lion-K keeps x in)
+CONSTRAINT_KINDS = ("box", "nonneg_box", "ball", "lq_ball", "cross_polytope", "group_balls", "spectral_ball",
+                    "none")
+
+
+@dataclass(frozen=True)
+class ConstraintSet:
+    """The problem ``min αf(x) + (γ/λ)K*(λx)`` written as a constrained one, for a solver.
+
+    ``K*`` restricted to ``D`` is ``penalty_weight · penalty`` and ``D`` is ``radius`` times the
+    unit set of ``kind``; so λx ∈ D is the constraint and the penalty is a smooth term.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`CONSTRAINT_KINDS`: ``"box"`` (‖y‖∞ ≤ r), ``"nonneg_box"`` (0 ≤ y ≤ r),
+        ``"ball"`` (‖y‖₂ ≤ r), ``"lq_ball"`` (‖y‖_q ≤ r), ``"cross_polytope"`` (‖y‖₁ ≤ r),
+        ``"group_balls"`` (‖y_g‖₂ ≤ r per group), ``"spectral_ball"`` (‖Y‖₂ ≤ r), ``"none"`` (D = everything).
+    radius : float
+        r, the size of D (1 for the catalogue).
+    q : float or None
+        Exponent of the ``"lq_ball"``.
+    groups : int, sequence or None
+        Groups of ``"group_balls"`` (as :class:`GroupL2` takes them).
+    penalty : {"none", "ridge", "entropy"}
+        K* on D: 0, ``(w/2)‖y‖²`` or ``w Σ [(1+y)/2 log(1+y) + (1−y)/2 log(1−y)]``.
+    penalty_weight : float
+        w above (0 when ``penalty == "none"``).
+    """
+
+    kind: str
+    radius: float = 1.0
+    q: float | None = None
+    groups: Any = None
+    penalty: str = "none"
+    penalty_weight: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in CONSTRAINT_KINDS:
+            raise LionKError(f"unknown constraint kind {self.kind!r}; one of {', '.join(CONSTRAINT_KINDS)}")
+        if self.penalty not in ("none", "ridge", "entropy"):
+            raise LionKError(f"unknown penalty {self.penalty!r}; one of none, ridge, entropy")
+
+
+@dataclass(frozen=True)
+class Formula:
+    """K, ∇K, K* and D = closure(dom K*) in words (plain text), for K without a sympy form."""
+
+    value: str
+    grad: str
+    conj: str
+    domain: str
+
+    def rows(self) -> tuple:
+        """``((label, text), ...)`` in the order ``lionk derive`` prints them."""
+        return (("K(m)", self.value), ("gradK(m)", self.grad), ("K*(y)", self.conj),
+                ("D = closure dom K*", self.domain))
+
+
+@dataclass(frozen=True)
+class SymbolicPiece:
+    """One smooth piece of a separable k: ``k(u)`` and the stated ``k'(u)`` for u in ``cond``.
+
+    ``cond`` is a sympy relational in the piece's variable (used to pick sample points and to
+    document where the proof holds); ``sample`` is one point strictly inside the piece.
+    """
+
+    k: Any
+    dk: Any
+    cond: Any
+    sample: float
+
+
+@dataclass(frozen=True)
+class SymbolicForm:
+    """Symbolic description of a separable K(m) = Σ k(m_i) and its conjugate K*(y) = Σ k*(y_i).
+
+    (:class:`lionk.lyapunov.symbolic.SeparableSpec` is this record.)
+
+    Attributes
+    ----------
+    name : str
+    u, y : sympy.Symbol
+        Variables of k and of k*.
+    k, dk : sympy.Expr
+        k(u) and the ∇K selection k'(u) on the whole line (may contain Abs, Piecewise, ...).
+    kstar, dkstar : sympy.Expr or None
+        k*(y) and (k*)'(y) on the interior of dom k* (Piecewise allowed); None when not known in
+        closed form.
+    pieces, conj_pieces : tuple of SymbolicPiece
+        Smooth pieces of k (on which ``dk`` is the derivative) and of k* (on the interior of dom k*).
+    domain : (Expr, Expr)
+        ``closure(dom k*) = [lo, hi]`` (±oo allowed).
+    params : dict
+        Symbol -> numeric value of the parameters appearing in the expressions (e.g. δ).
+    """
+
+    name: str
+    u: Any
+    y: Any
+    k: Any
+    dk: Any
+    kstar: Any
+    dkstar: Any
+    pieces: tuple
+    conj_pieces: tuple
+    domain: tuple
+    params: dict = field(default_factory=dict)
 
 
 def _dot(a: np.ndarray, b: np.ndarray, ndim: int) -> np.ndarray:
@@ -71,6 +216,17 @@ class Kappa(ABC):
         In words, the problem Lion-K with this K solves (last column of the §6 table).
     bounded_domain : bool
         True when ``D = dom K*`` is bounded (then Lion-K keeps ``λx`` in ``D``: Phase 1).
+    kink_values : (float, float) or None
+        One-sided values ``(lo, hi)`` of the separable ∇K_i at its single kink m_i = 0 when ∇K_i is
+        constant on each side of it (l1: (−1, 1), relu: (0, 1)); None otherwise. The ODE method
+        ``"filippov"`` needs it.
+    constraint_set : ConstraintSet or None
+        The constrained problem Lion-K solves, for solvers (None: not described).
+    formula : Formula or None
+        K, ∇K, K*, D in words (for ``lionk derive`` when :meth:`symbolic` is None).
+    example_params : tuple of dict
+        Parameter sets used by the test suite and ``lionk verify --catalogue``
+        (:func:`catalogue_cases`).
     """
 
     name: str = "kappa"
@@ -79,6 +235,10 @@ class Kappa(ABC):
     event_ndim: int = 1
     constraint: str = ""
     bounded_domain: bool = True
+    kink_values: tuple[float, float] | None = None
+    constraint_set: ConstraintSet | None = None
+    formula: Formula | None = None
+    example_params: tuple = ({},)
 
     def __init__(self):
         self.params: dict = {}
@@ -103,6 +263,32 @@ class Kappa(ABC):
     @abstractmethod
     def dual_project(self, y: np.ndarray) -> np.ndarray:
         """Euclidean projection of ``y`` onto ``D = closure(dom K*)``."""
+
+    # -- facts with defaults (override where known) ------------------------------------------
+    def symbolic(self) -> SymbolicForm | None:
+        """The per-coordinate k(u), its conjugate and dom k* as sympy expressions, or None.
+
+        None (the default) when K has no separable closed form; the symbolic engine then checks
+        the Lyapunov identity numerically.
+        """
+        return None
+
+    def default_ode_method(self, ode) -> str:
+        """The ODE method :func:`lionk.dynamics.ode.simulate` uses for this K by default.
+
+        Smooth K: ``"DOP853"``; a separable piecewise-constant ∇K with one kink per coordinate
+        (:attr:`kink_values`) and ε > 0: ``"filippov"``; otherwise ``"moreau"``.
+
+        Parameters
+        ----------
+        ode : ODEParams
+            Only ``ode.eps`` is used.
+        """
+        if self.smooth:
+            return "DOP853"
+        if self.kink_values is not None and self.event_ndim == 1 and ode.eps > 0:
+            return "filippov"
+        return "moreau"
 
     # -- derived -------------------------------------------------------------------------------
     def dual_dist(self, y: np.ndarray) -> np.ndarray:
@@ -172,6 +358,9 @@ class L1(_IndicatorConj):
     name = "l1"
     separable = True
     constraint = "min f(x) subject to ‖x‖∞ ≤ 1/λ (box)"
+    kink_values = (-1.0, 1.0)
+    constraint_set = ConstraintSet("box")
+    formula = Formula("||m||_1", "sign(m) (sign(0) = 0)", "0 on D (indicator)", "||y||_inf <= 1")
 
     def value(self, m):
         return np.sum(np.abs(m), axis=-1)
@@ -209,6 +398,8 @@ class L2(_IndicatorConj):
 
     name = "l2"
     constraint = "min f(x) subject to ‖x‖₂ ≤ 1/λ (ball)"
+    constraint_set = ConstraintSet("ball")
+    formula = Formula("||m||_2", "m/||m||_2 (0 at 0)", "0 on D (indicator)", "||y||_2 <= 1")
 
     def value(self, m):
         return np.linalg.norm(m, axis=-1)
@@ -244,6 +435,8 @@ class Linf(_IndicatorConj):
 
     name = "linf"
     constraint = "min f(x) subject to ‖x‖₁ ≤ 1/λ (cross-polytope)"
+    constraint_set = ConstraintSet("cross_polytope")
+    formula = Formula("||m||_inf", "sign(m_i) e_i, i = first argmax |m_i|", "0 on D (indicator)", "||y||_1 <= 1")
 
     def value(self, m):
         return np.max(np.abs(m), axis=-1)
@@ -263,6 +456,9 @@ class Lp(_IndicatorConj):
     """K(m) = ‖m‖_p, 1 < p < ∞; ∇K = sign(m)|m|^{p-1}/‖m‖_p^{p-1} (0 at 0). D = unit ℓq ball."""
 
     name = "lp"
+    formula = Formula("||m||_p", "sign(m)|m|^(p-1)/||m||_p^(p-1) (0 at 0)", "0 on D (indicator)",
+                      "||y||_q <= 1, 1/p + 1/q = 1")
+    example_params = ({"p": 3.0}, {"p": 1.5})
 
     #: supported range of p: beyond it q = p/(p−1) is within 1e-2 of 1 or of 100 and the powers
     #: |y|^q of the projection onto the ℓq ball overflow or lose all precision
@@ -283,6 +479,7 @@ class Lp(_IndicatorConj):
         self.p = p
         self.q = p / (p - 1.0)
         self.constraint = f"min f(x) subject to ‖x‖_q ≤ 1/λ with q = {self.q:g} (ℓq ball)"
+        self.constraint_set = ConstraintSet("lq_ball", q=self.q)
 
     def value(self, m):
         m = np.asarray(m, dtype=float)
@@ -380,6 +577,9 @@ class Relu(_IndicatorConj):
     name = "relu"
     separable = True
     constraint = "min f(x) subject to 0 ≤ x ≤ 1/λ (non-negative box)"
+    kink_values = (0.0, 1.0)
+    constraint_set = ConstraintSet("nonneg_box")
+    formula = Formula("sum max(m_i, 0)", "1[m > 0]", "0 on D (indicator)", "0 <= y <= 1")
 
     def value(self, m):
         return np.sum(np.maximum(m, 0.0), axis=-1)
@@ -400,6 +600,9 @@ class GroupL2(_IndicatorConj):
 
     name = "group_l2"
     constraint = "min f(x) subject to ‖x_g‖₂ ≤ 1/λ for every group g"
+    formula = Formula("sum_g ||m_g||_2", "m_g/||m_g||_2 per group (0 at 0)", "0 on D (indicator)",
+                      "max_g ||y_g||_2 <= 1")
+    example_params = ({"groups": 2},)
 
     def __init__(self, groups=2):
         if isinstance(groups, (int, np.integer)) or (isinstance(groups, float) and groups.is_integer()):
@@ -420,6 +623,7 @@ class GroupL2(_IndicatorConj):
             self._size, self._groups = None, gs
         super().__init__()
         self.params = {"groups": groups}
+        self.constraint_set = ConstraintSet("group_balls", groups=groups)
 
     def _labels(self, d: int) -> np.ndarray:
         if self._groups is None:
@@ -471,6 +675,16 @@ class Quadratic(Kappa):
     separable = True
     bounded_domain = False
     constraint = "min f(x) + (γλ/2α)‖x‖² (ridge; no constraint)"
+    constraint_set = ConstraintSet("none", penalty="ridge", penalty_weight=1.0)
+
+    def symbolic(self) -> SymbolicForm:
+        """k = u²/2, k* = y²/2 on the whole line."""
+        import sympy as sp
+
+        u, y = sp.Symbol("u", real=True), sp.Symbol("y", real=True)
+        pk = SymbolicPiece(u**2 / 2, u, sp.true, 0.5)
+        py = SymbolicPiece(y**2 / 2, y, sp.true, 0.5)
+        return SymbolicForm("quadratic", u, y, pk.k, pk.dk, py.k, py.dk, (pk,), (py,), (-sp.oo, sp.oo))
 
     def value(self, m):
         m = np.asarray(m, dtype=float)
@@ -509,12 +723,34 @@ class Huber(Kappa):
     smooth = True
     separable = True
     constraint = "min f(x) + (γδλ/2α)‖x‖² subject to ‖x‖∞ ≤ 1/λ (box + ridge)"
+    example_params = ({"delta": 0.7},)
 
     def __init__(self, delta: float = 1.0):
         delta = _check_delta(delta, "huber")
         super().__init__()
         self.params = {"delta": delta}
         self.delta = delta
+        self.constraint_set = ConstraintSet("box", penalty="ridge", penalty_weight=delta)
+
+    def symbolic(self) -> SymbolicForm:
+        """Three pieces of k (quadratic inside |u| < δ, affine outside), k* = δy²/2 on (−1, 1).
+
+        δ is a positive symbol (``params`` holds its value), so a proof covers every δ > 0.
+        """
+        import sympy as sp
+
+        u, y = sp.Symbol("u", real=True), sp.Symbol("y", real=True)
+        dl = sp.Symbol("delta", positive=True)
+        pieces = (
+            SymbolicPiece(u**2 / (2 * dl), u / dl, sp.Abs(u) < dl, 0.0),
+            SymbolicPiece(u - dl / 2, sp.Integer(1), u > dl, 2.0),
+            SymbolicPiece(-u - dl / 2, -sp.Integer(1), u < -dl, -2.0),
+        )
+        k = sp.Piecewise((u**2 / (2 * dl), sp.Abs(u) <= dl), (sp.Abs(u) - dl / 2, True))
+        dk = sp.Piecewise((u / dl, sp.Abs(u) <= dl), (sp.sign(u), True))
+        py = SymbolicPiece(dl * y**2 / 2, dl * y, (y > -1) & (y < 1), 0.0)
+        return SymbolicForm("huber", u, y, k, dk, py.k, py.dk, pieces, (py,), (-sp.Integer(1), sp.Integer(1)),
+                            {dl: sp.nsimplify(self.delta)})
 
     def value(self, m):
         a = np.abs(np.asarray(m, dtype=float))
@@ -547,12 +783,30 @@ class LogCosh(Kappa):
     smooth = True
     separable = True
     constraint = "min f(x) + (γ/λ)·δ·entropy(λx) subject to ‖x‖∞ ≤ 1/λ (box + entropy barrier)"
+    example_params = ({"delta": 0.5},)
 
     def __init__(self, delta: float = 1.0):
         delta = _check_delta(delta, "logcosh")
         super().__init__()
         self.params = {"delta": delta}
         self.delta = delta
+        self.constraint_set = ConstraintSet("box", penalty="entropy", penalty_weight=delta)
+
+    def symbolic(self) -> SymbolicForm:
+        """k = δ log cosh(u/δ), k* = δ[(1+y)/2 log(1+y) + (1−y)/2 log(1−y)], (k*)' = δ artanh(y).
+
+        δ is a positive symbol (``params`` holds its value), so a proof covers every δ > 0.
+        """
+        import sympy as sp
+
+        u, y = sp.Symbol("u", real=True), sp.Symbol("y", real=True)
+        dl = sp.Symbol("delta", positive=True)
+        k = dl * sp.log(sp.cosh(u / dl))
+        ks = dl * ((1 + y) / 2 * sp.log(1 + y) + (1 - y) / 2 * sp.log(1 - y))
+        pk = SymbolicPiece(k, sp.tanh(u / dl), sp.true, 0.5)
+        py = SymbolicPiece(ks, dl * sp.atanh(y), (y > -1) & (y < 1), 0.0)
+        return SymbolicForm("logcosh", u, y, k, pk.dk, ks, py.dk, (pk,), (py,), (-sp.Integer(1), sp.Integer(1)),
+                            {dl: sp.nsimplify(self.delta)})
 
     def value(self, m):
         z = np.abs(np.asarray(m, dtype=float) / self.delta)
@@ -592,6 +846,9 @@ class Nuclear(_IndicatorConj):
     name = "nuclear"
     event_ndim = 2
     constraint = "min f(X) subject to ‖X‖₂ ≤ 1/λ (spectral-norm ball): Muon with weight decay"
+    constraint_set = ConstraintSet("spectral_ball")
+    formula = Formula("sum_i sigma_i(M)", "U V^T (reduced SVD, zero singular values dropped)", "0 on D (indicator)",
+                      "||Y||_2 (spectral) <= 1")
     rank_rtol = 1e-12
 
     def value(self, m):
@@ -616,30 +873,120 @@ class Nuclear(_IndicatorConj):
 # ---------------------------------------------------------------------------------------------
 # registry
 # ---------------------------------------------------------------------------------------------
-_REGISTRY: dict[str, Callable[..., Kappa]] = {
-    "l1": L1,
-    "l2": L2,
-    "lp": Lp,
-    "linf": Linf,
-    "quadratic": Quadratic,
-    "huber": Huber,
-    "logcosh": LogCosh,
-    "relu": Relu,
-    "group_l2": GroupL2,
-    "nuclear": Nuclear,
-}
+@dataclass(frozen=True)
+class CatalogueCase:
+    """One catalogue K with one of its example parameter sets.
 
-#: Names accepted by :func:`get`.
-NAMES: tuple[str, ...] = tuple(_REGISTRY)
+    Attributes
+    ----------
+    name : str
+        Registered name.
+    params : dict
+        Parameters (one entry of the class's :attr:`Kappa.example_params`).
+    kappa : Kappa
+        ``get(name, **params)``.
+    """
+
+    name: str
+    params: dict
+    kappa: Kappa
+
+    @property
+    def id(self) -> str:
+        """``"lp-p3.0"``: a test id."""
+        return self.name + "".join(f"-{k}{v}" for k, v in self.params.items())
 
 
-def register(name: str, factory: Callable[..., Kappa]) -> None:
-    """Add a K to the catalogue (e.g. from a plug-in); ``name`` must be new."""
-    if name in _REGISTRY:
-        raise LionKError(f"a K named {name!r} is already registered")
-    _REGISTRY[name] = factory
-    global NAMES
-    NAMES = tuple(_REGISTRY)
+class KappaRegistry:
+    """Name → factory of K (a :class:`Kappa` subclass or a function returning a Kappa).
+
+    The registry is one object that is mutated in place (:meth:`register`, :meth:`unregister`);
+    no module global is rebound, so ``from lionk.dynamics.kappa import REGISTRY`` stays valid.
+    """
+
+    def __init__(self):
+        self._factories: dict[str, Callable[..., Kappa]] = {}
+
+    def register(self, name: str, factory: Callable[..., Kappa] | None = None):
+        """Add a K called ``name``; without ``factory`` this is a class decorator.
+
+        A :class:`Kappa` subclass that does not set ``name`` in its own body gets ``name`` as its
+        :attr:`Kappa.name`.
+
+        Raises
+        ------
+        LionKError
+            ``name`` is not a lower-case identifier or is already registered.
+        """
+        if factory is None:
+            def decorator(fac):
+                self.register(name, fac)
+                return fac
+            return decorator
+        if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+            raise LionKError(f"a K name must be a lower-case identifier, got {name!r}")
+        if name in self._factories:
+            raise LionKError(f"a K named {name!r} is already registered")
+        if not callable(factory):
+            raise LionKError(f"the factory of K {name!r} must be a Kappa subclass or a callable")
+        if isinstance(factory, type) and issubclass(factory, Kappa) and "name" not in vars(factory):
+            factory.name = name  # a class that does not name itself (e.g. a subclass) takes the registered name
+        self._factories[name] = factory
+        return factory
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (e.g. at the end of a test that registered it)."""
+        if name not in self._factories:
+            raise LionKError(f"no K named {name!r} is registered")
+        del self._factories[name]
+
+    def names(self) -> tuple[str, ...]:
+        """Registered names, in registration order."""
+        return tuple(self._factories)
+
+    def factory(self, name: str) -> Callable[..., Kappa]:
+        """The factory registered as ``name`` (name matched case-insensitively)."""
+        try:
+            return self._factories[str(name).strip().lower()]
+        except KeyError:
+            raise LionKError(f"unknown K {name!r}; available: {', '.join(self._factories)}") from None
+
+    def __contains__(self, name) -> bool:
+        return name in self._factories
+
+    def __iter__(self):
+        return iter(tuple(self._factories))
+
+
+#: The catalogue. Use :func:`register` (or ``@register("name")``) to add a K.
+REGISTRY = KappaRegistry()
+for _cls in (L1, L2, Lp, Linf, Quadratic, Huber, LogCosh, Relu, GroupL2, Nuclear):
+    REGISTRY.register(_cls.name, _cls)
+del _cls
+
+
+def names() -> tuple[str, ...]:
+    """Names accepted by :func:`get`, in registration order."""
+    return REGISTRY.names()
+
+
+def __getattr__(attr):  # PEP 562: NAMES is computed, so registering never rebinds a global
+    if attr == "NAMES":
+        return REGISTRY.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+def register(name: str, factory: Callable[..., Kappa] | None = None):
+    """Add a K to the catalogue; ``@register("name")`` decorates a :class:`Kappa` subclass.
+
+    See :meth:`KappaRegistry.register`.
+    """
+    return REGISTRY.register(name, factory)
+
+
+def unregister(name: str) -> None:
+    """Remove a registered K (see :meth:`KappaRegistry.unregister`)."""
+    REGISTRY.unregister(name)
 
 
 def get(name: str, **params) -> Kappa:
@@ -652,10 +999,7 @@ def get(name: str, **params) -> Kappa:
     """
     if isinstance(name, Kappa):
         return name
-    try:
-        factory = _REGISTRY[str(name).strip().lower()]
-    except KeyError:
-        raise LionKError(f"unknown K {name!r}; available: {', '.join(_REGISTRY)}") from None
+    factory = REGISTRY.factory(name)
     try:
         return factory(**params)
     except TypeError as exc:
@@ -664,8 +1008,50 @@ def get(name: str, **params) -> Kappa:
 
 def catalogue(matrix: bool | None = None) -> list[Kappa]:
     """One instance of every catalogue K with default parameters (``matrix`` filters by kind)."""
-    out = [get(n) for n in _REGISTRY]
+    out = [get(n) for n in REGISTRY.names()]
     if matrix is not None:
         out = [k for k in out if (k.event_ndim == 2) == matrix]
     return out
 
+
+def catalogue_cases(*, smooth: bool | None = None, separable: bool | None = None, event_ndim: int | None = None,
+                    kinks: bool | None = None, bounded_domain: bool | None = None,
+                    symbolic: bool | None = None) -> list[CatalogueCase]:
+    """Every registered K with each of its :attr:`Kappa.example_params`, filtered by property.
+
+    Parameters
+    ----------
+    smooth, separable, bounded_domain : bool, optional
+        Keep the K whose attribute of that name has this value.
+    event_ndim : int, optional
+        1 for vector K, 2 for matrix K.
+    kinks : bool, optional
+        True: only K with :attr:`Kappa.kink_values` (the ``filippov`` method applies); False: only
+        those without.
+    symbolic : bool, optional
+        True: only K with a sympy form (:meth:`Kappa.symbolic` is not None); False: only those without.
+
+    Returns
+    -------
+    list of CatalogueCase
+        In registration order, then in the order of ``example_params``.
+    """
+    out = []
+    for name in REGISTRY.names():
+        factory = REGISTRY.factory(name)
+        for params in getattr(factory, "example_params", ({},)):
+            K = get(name, **params)
+            if smooth is not None and K.smooth != smooth:
+                continue
+            if separable is not None and K.separable != separable:
+                continue
+            if event_ndim is not None and K.event_ndim != event_ndim:
+                continue
+            if kinks is not None and (K.kink_values is not None) != kinks:
+                continue
+            if bounded_domain is not None and K.bounded_domain != bounded_domain:
+                continue
+            if symbolic is not None and (K.symbolic() is not None) != symbolic:
+                continue
+            out.append(CatalogueCase(name, dict(params), K))
+    return out

@@ -15,16 +15,35 @@ and, conversely, the discrete methods that converge to a fixed ODE (α = γ) as 
 ``β2 = 1 − γ·lr``, ``β1 = 1 − εγ``, ``weight_decay = λ``. (When α ≠ γ the ODE is the one of the
 scaled objective (α/γ)·f.) Note the two meanings of "ε": the paper's discrete learning rate is
 ``lr``; the ODE's ε is the look-ahead time of m̃, which is ``lr (1 − β1)/(1 − β2)``.
+
+:func:`resolve_params` is the one place that turns user input in either vocabulary into both
+records: defaults (:data:`DEFAULT_BETA1`, :data:`DEFAULT_BETA2`, the Euler step :func:`euler_lr`
+used when a discrete run is asked for ODE parameters), the "one vocabulary only" and "missing"
+errors, and the validation of :class:`LionParams` / :class:`ODEParams` (one-line LionKError). The CLI
+(:func:`lionk.args.params_from_args`), the pytest helpers (:mod:`lionk.lyapunov.testing`), the checks
+(:mod:`lionk.lyapunov.checks`) and :func:`lionk.dynamics.ode.simulate` call it.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
 from lionk.errors import LionKError, LionKWarning, check_positive
 
-__all__ = ["LionParams", "ODEParams", "ode_from_discrete", "discrete_from_ode"]
+__all__ = ["LionParams", "ODEParams", "ode_from_discrete", "discrete_from_ode", "ResolvedParams", "resolve_params",
+           "euler_lr", "DEFAULT_BETA1", "DEFAULT_BETA2", "DEFAULT_BETAS", "EULER_LR_CAP", "DISCRETE_NAMES", "ODE_NAMES"]
+
+#: default β1, β2 (Lion's)
+DEFAULT_BETA1 = 0.9
+DEFAULT_BETA2 = 0.99
+DEFAULT_BETAS = (DEFAULT_BETA1, DEFAULT_BETA2)
+#: largest Euler step used for a discrete run given only ODE parameters (see :func:`euler_lr`)
+EULER_LR_CAP = 0.01
+#: the practitioners' and the ODE's parameter names, in order
+DISCRETE_NAMES = ("lr", "beta1", "beta2", "weight_decay")
+ODE_NAMES = ("alpha", "gamma", "eps", "lam")
 
 
 def _check_beta(name, b):
@@ -42,8 +61,8 @@ class LionParams:
     """Practitioners' parameters of the discrete Lion-K map (validated on construction)."""
 
     lr: float
-    beta1: float = 0.9
-    beta2: float = 0.99
+    beta1: float = DEFAULT_BETA1
+    beta2: float = DEFAULT_BETA2
     weight_decay: float = 0.0
 
     def __post_init__(self):
@@ -99,7 +118,8 @@ class ODEParams:
         return discrete_from_ode(self, lr)
 
 
-def ode_from_discrete(lr: float, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0) -> ODEParams:
+def ode_from_discrete(lr: float, beta1: float = DEFAULT_BETA1, beta2: float = DEFAULT_BETA2,
+                      weight_decay: float = 0.0) -> ODEParams:
     """ODE parameters of which the discrete Lion-K map with these settings is the Euler scheme."""
     p = LionParams(lr, beta1, beta2, weight_decay)
     if p.beta2 == 0.0 and p.beta1 == 1.0:  # pragma: no cover - excluded by validation
@@ -124,3 +144,114 @@ def discrete_from_ode(ode: ODEParams, lr: float) -> LionParams:
             stacklevel=2,
         )
     return LionParams(lr=lr, beta1=1.0 - ode.eps * ode.gamma, beta2=1.0 - ode.gamma * lr, weight_decay=ode.lam)
+
+
+def euler_lr(ode: ODEParams, cap: float = EULER_LR_CAP) -> float:
+    """The Euler step used for a discrete run of an ODE: ``min(0.1/γ, cap)``.
+
+    0.1/γ keeps β2 = 1 − γ·lr = 0.9 at most one tenth of the momentum's time scale away from the
+    flow; ``cap`` bounds it for slow momentum (small γ).
+    """
+    return min(0.1 / ode.gamma, cap)
+
+
+@dataclass(frozen=True)
+class ResolvedParams:
+    """Parameters resolved from either vocabulary.
+
+    Attributes
+    ----------
+    discrete : LionParams or None
+        The discrete map's parameters; None when ODE parameters were given and no Euler step was
+        asked for.
+    ode : ODEParams
+        The ODE's parameters (α = γ when they came from the discrete vocabulary).
+    vocabulary : {"discrete", "ode"}
+        Which vocabulary the user wrote.
+    euler_lr : float or None
+        The Euler step chosen for ``discrete`` when the user gave ODE parameters.
+    """
+
+    discrete: LionParams | None
+    ode: ODEParams
+    vocabulary: str
+    euler_lr: float | None = None
+
+
+def _plain(name: str) -> str:
+    return name
+
+
+def resolve_params(values: Mapping, *, defaults: Mapping | None = None, required: tuple = ("lr",),
+                   euler_step_cap: float | None = None, vocabulary: str | None = None,
+                   spell: Callable[[str], str] = _plain) -> ResolvedParams:
+    """Both parameter records from user input in one vocabulary.
+
+    Parameters
+    ----------
+    values : mapping
+        Any of :data:`DISCRETE_NAMES` and :data:`ODE_NAMES`; None means "not given".
+    defaults : mapping, optional
+        Values used for names not given (for the vocabulary the user chose).
+    required : tuple of str
+        Discrete names that must be given (``"lr"`` always is); β1, β2 default to
+        :data:`DEFAULT_BETA1`, :data:`DEFAULT_BETA2` and weight_decay to 0.
+    euler_step_cap : float, optional
+        With ODE parameters: also build the discrete map with the Euler step
+        ``euler_lr(ode, euler_step_cap)``; without it ``discrete`` is None for ODE input.
+    vocabulary : {None, "discrete", "ode"}
+        Restrict the input to one vocabulary (an API that takes only α, γ, ε, λ, or only lr and the
+        betas); None accepts either.
+    spell : callable
+        How a name is written in messages (``lambda k: "--" + k.replace("_", "-")`` for the CLI).
+
+    Returns
+    -------
+    ResolvedParams
+
+    Raises
+    ------
+    LionKError
+        Both vocabularies, a missing value, or an invalid one (λ < 0, β outside [0, 1), α ≤ 0, ...).
+    """
+    unknown = set(values) - set(DISCRETE_NAMES) - set(ODE_NAMES)
+    if unknown:
+        raise LionKError(f"unknown parameter(s) {', '.join(sorted(unknown))}; use "
+                         f"{', '.join(map(spell, DISCRETE_NAMES))} or {', '.join(map(spell, ODE_NAMES))}")
+    if vocabulary not in (None, "discrete", "ode"):
+        raise LionKError(f"vocabulary must be 'discrete', 'ode' or None, got {vocabulary!r}")
+    defaults = dict(defaults or {})
+    has_d = any(values.get(k) is not None for k in DISCRETE_NAMES)
+    has_o = any(values.get(k) is not None for k in ODE_NAMES)
+    if vocabulary is not None and (has_o if vocabulary == "discrete" else has_d):
+        given = [spell(k) for k in (ODE_NAMES if vocabulary == "discrete" else DISCRETE_NAMES)
+                 if values.get(k) is not None]
+        wanted = DISCRETE_NAMES if vocabulary == "discrete" else ODE_NAMES
+        raise LionKError(f"{', '.join(given)} not accepted here: give {', '.join(map(spell, wanted))}")
+    if vocabulary == "ode":
+        has_o = True
+    if has_d and has_o:
+        raise LionKError(f"give parameters in one vocabulary: {'/'.join(map(spell, DISCRETE_NAMES))} or "
+                         f"{'/'.join(map(spell, ODE_NAMES))}, not both")
+    if has_o:
+        vals = {k: (values.get(k) if values.get(k) is not None else defaults.get(k)) for k in ODE_NAMES}
+        missing = [spell(k) for k, v in vals.items() if v is None]
+        if missing:
+            raise LionKError(f"missing ODE parameter(s): {', '.join(missing)}")
+        ode = ODEParams(**vals)
+        if euler_step_cap is None:
+            return ResolvedParams(None, ode, "ode")
+        lr = euler_lr(ode, euler_step_cap)
+        return ResolvedParams(ode.to_discrete(lr=lr), ode, "ode", lr)
+    vals = {k: (values.get(k) if values.get(k) is not None else defaults.get(k)) for k in DISCRETE_NAMES}
+    missing = [spell(k) for k in DISCRETE_NAMES if (k == "lr" or k in required) and vals[k] is None]
+    if missing:
+        raise LionKError(f"missing {' and '.join(missing)} (or give the ODE parameters "
+                         f"{' '.join(map(spell, ODE_NAMES))})")
+    lp = LionParams(
+        lr=vals["lr"],
+        beta1=DEFAULT_BETA1 if vals["beta1"] is None else vals["beta1"],
+        beta2=DEFAULT_BETA2 if vals["beta2"] is None else vals["beta2"],
+        weight_decay=0.0 if vals["weight_decay"] is None else vals["weight_decay"],
+    )
+    return ResolvedParams(lp, ode_from_discrete(lp.lr, lp.beta1, lp.beta2, lp.weight_decay), "discrete")

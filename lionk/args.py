@@ -11,11 +11,11 @@ import numpy as np
 from lionk.dynamics import kappa as kappa_mod
 from lionk.atomic import atomic_write_text
 from lionk.errors import LionKError
-from lionk.dynamics.params import LionParams, ODEParams, ode_from_discrete
+from lionk.dynamics.params import DISCRETE_NAMES, ODE_NAMES, LionParams, ODEParams, resolve_params
 
 __all__ = [
     "finite_float", "positive_int", "seed_int", "add_kappa_args", "kappa_from_args", "parse_params",
-    "add_param_args", "params_from_args", "check_output_file", "write_json",
+    "add_param_args", "params_from_args", "flag", "check_output_file", "write_json",
 ]
 
 
@@ -97,13 +97,13 @@ def kappa_from_args(args):
     expr = getattr(args, "kappa_expr", None)
     name = getattr(args, "kappa", None)
     if expr is not None:
-        from lionk.lyapunov import user_kappa
+        from lionk.lyapunov.expression_kappa import from_expression
 
-        return user_kappa.from_expression(expr, **params)
+        return from_expression(expr, **params)
     if name is not None and ":" in name:
-        from lionk.lyapunov import user_kappa
+        from lionk.lyapunov.object_kappa import from_object
 
-        return user_kappa.from_object(name, **params)
+        return from_object(name, **params)
     if name is None:
         raise LionKError("give --kappa NAME or --kappa-expr EXPR")
     return kappa_mod.get(name, **params)
@@ -124,33 +124,24 @@ def add_param_args(p: argparse.ArgumentParser, *, defaults: dict | None = None) 
     p.set_defaults(_param_defaults=defaults or {})
 
 
-def params_from_args(args) -> tuple[LionParams | None, ODEParams]:
-    """Resolve either vocabulary; returns (discrete params or None, ODE params)."""
-    disc = {k: getattr(args, k, None) for k in ("lr", "beta1", "beta2", "weight_decay")}
-    ode = {k: getattr(args, k, None) for k in ("alpha", "gamma", "eps", "lam")}
-    if any(v is not None for v in disc.values()) and any(v is not None for v in ode.values()):
-        raise LionKError("give parameters in one vocabulary: --lr/--beta1/--beta2/--weight-decay or "
-                         "--alpha/--gamma/--eps/--lam, not both")
-    defaults = getattr(args, "_param_defaults", {})
-    if any(v is not None for v in ode.values()):
-        vals = {k: (v if v is not None else defaults.get(k)) for k, v in ode.items()}
-        missing = [k for k, v in vals.items() if v is None]
-        if missing:
-            raise LionKError(f"missing ODE parameter(s): {', '.join('--' + k for k in missing)}")
-        return None, ODEParams(**vals)
-    vals = {k: (v if v is not None else defaults.get(k)) for k, v in disc.items()}
-    vals.setdefault("beta1", None)
-    lp = LionParams(
-        lr=vals["lr"] if vals["lr"] is not None else _missing("--lr"),
-        beta1=0.9 if vals["beta1"] is None else vals["beta1"],
-        beta2=0.99 if vals["beta2"] is None else vals["beta2"],
-        weight_decay=0.0 if vals["weight_decay"] is None else vals["weight_decay"],
-    )
-    return lp, ode_from_discrete(lp.lr, lp.beta1, lp.beta2, lp.weight_decay)
+def flag(name: str) -> str:
+    """``"weight_decay" -> "--weight-decay"``: how a parameter is spelled on the command line."""
+    return "--" + name.replace("_", "-")
 
 
-def _missing(flag):
-    raise LionKError(f"missing {flag} (or give the ODE parameters --alpha --gamma --eps --lam)")
+def params_from_args(args, *, default_vocabulary: str | None = None) -> tuple[LionParams | None, ODEParams]:
+    """Resolve either vocabulary (:func:`lionk.dynamics.params.resolve_params`); returns
+    (discrete params or None, ODE params).
+
+    With ``default_vocabulary="ode"`` a command whose defaults are ODE parameters (``lionk phase``)
+    reads them when no practitioners' parameter is given.
+    """
+    values = {k: getattr(args, k, None) for k in DISCRETE_NAMES + ODE_NAMES}
+    vocabulary = None
+    if default_vocabulary == "ode" and all(values[k] is None for k in DISCRETE_NAMES):
+        vocabulary = "ode"
+    r = resolve_params(values, defaults=getattr(args, "_param_defaults", {}), vocabulary=vocabulary, spell=flag)
+    return r.discrete, r.ode
 
 
 def _jsonable(o):

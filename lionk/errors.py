@@ -14,6 +14,8 @@ __all__ = [
     "NonFiniteError",
     "check_finite",
     "check_positive",
+    "first_line",
+    "shorten",
 ]
 
 
@@ -53,3 +55,15 @@ def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
     if v < 0 or (v == 0 and not allow_zero):
         raise LionKError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {v}")
     return v
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``str(exc)`` (stripped), or ``""``: how a user's exception is quoted in a one-line error."""
+    s = str(exc).strip().splitlines()
+    return s[0] if s else ""
+
+
+def shorten(text, n: int = 60) -> str:
+    """``str(text)`` on one line (whitespace collapsed), cut to ``n`` characters with ``...``."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 3] + "..."

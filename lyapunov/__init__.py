@@ -4,4 +4,4 @@ if __name__ != "lionk.lyapunov":  # the folder lyapunov/ installs as lionk.lyapu
     raise ImportError(f"import lionk.lyapunov, not {__name__} (this folder is installed as lionk.lyapunov)")
 
 
-from .functions import H, delta, dH_dt, H_discrete, discrete_step_terms  # noqa: F401
+from .functions import H, dissipation, dH_dt, H_discrete, discrete_step_terms  # noqa: F401

@@ -9,7 +9,7 @@ is then evaluated on whole ``(n, d)`` batches. sympy never runs in the hot path.
 >>> from lionk.dynamics import kappa
 >>> from lionk.lyapunov import symbolic
 >>> C = compile_spec(symbolic.catalogue_spec(kappa.get("logcosh")))
->>> C.delta(x, m, g, ode)            # doctest: +SKIP   shape (n,)
+>>> C.dissipation(x, m, g, ode)            # doctest: +SKIP   shape (n,)
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class CompiledLyapunov:
     lo: float
     hi: float
     h_density: Callable
-    delta_density: Callable
+    dissipation_density: Callable
     dhdt_density: Callable
 
     def _args(self, ode: ODEParams, c):
@@ -92,10 +92,10 @@ class CompiledLyapunov:
         inside = np.all((y >= self.lo) & (y <= self.hi), axis=-1)
         return np.where(inside, out, np.inf)
 
-    def delta(self, x, m, g, ode: ODEParams) -> np.ndarray:
+    def dissipation(self, x, m, g, ode: ODEParams) -> np.ndarray:
         with np.errstate(all="ignore"):
-            dens = self.delta_density(np.asarray(x, float), np.asarray(m, float), np.asarray(g, float),
-                                      *self._args(ode, None))
+            dens = self.dissipation_density(np.asarray(x, float), np.asarray(m, float), np.asarray(g, float),
+                                            *self._args(ode, None))
         return np.sum(np.broadcast_to(dens, np.shape(x)), axis=-1)
 
     def dH_dt(self, x, m, g, ode: ODEParams, c=None) -> np.ndarray:

@@ -39,7 +39,7 @@ class Counterexample:
     x, m : ndarray, event shape
     dH_dt : float
         Chain-rule dH/dt at (x, m) (> 0).
-    delta : float
+    dissipation : float
         Δ(x, m) (= −dH/dt when the gap coefficient is c = (1 − εγ)/(1 + ελ)).
     fd_dH_dt : float
         Central finite difference of H along an RK4 trajectory through (x, m), step ``fd_h``.
@@ -53,7 +53,7 @@ class Counterexample:
     x: np.ndarray
     m: np.ndarray
     dH_dt: float
-    delta: float
+    dissipation: float
     fd_dH_dt: float
     fd_h: float
     starts: int
@@ -61,7 +61,7 @@ class Counterexample:
     c: float
 
     def as_dict(self) -> dict:
-        return {"x": self.x.tolist(), "m": self.m.tolist(), "dH_dt": self.dH_dt, "delta": self.delta,
+        return {"x": self.x.tolist(), "m": self.m.tolist(), "dH_dt": self.dH_dt, "delta": self.dissipation,
                 "fd_dH_dt": self.fd_dH_dt, "fd_h": self.fd_h, "starts": self.starts,
                 "evaluations": self.evaluations, "c": self.c}
 
@@ -97,12 +97,12 @@ class DualInterior(NamedTuple):
 def dual_interior(K, shape) -> DualInterior:
     """Where D = closure(dom K*) is, for sampling states with λx inside it (see :class:`DualInterior`).
 
-    A separable user K (:class:`~lionk.lyapunov.user_kappa.ExprKappa`) gives its bounds [lo, hi] per
+    A separable user K (:class:`~lionk.lyapunov.expression_kappa.ExprKappa`) gives its bounds [lo, hi] per
     coordinate; the centre is their midpoint, or 1 inside a finite end of a half-line. Any other K
     is projected with ``K.dual_project`` towards ``dual_project(0)``, unless it says its domain is
     unbounded and its projection leaves a far point unchanged (then D = R^d).
     """
-    from .user_kappa import ExprKappa
+    from .expression_kappa import ExprKappa
 
     shape = tuple(shape)
     if isinstance(K, ExprKappa):
@@ -189,7 +189,7 @@ def find_counterexample(K, f, ode: ODEParams, *, c: float | None = None, n_start
         x, m = to_state(res.x)
         ce = _confirm(K, f, ode, x, m, c)
         if ce is not None:
-            return Counterexample(x=x, m=m, dH_dt=ce[0], delta=ce[1], fd_dH_dt=ce[2], fd_h=ce[3], starts=used,
+            return Counterexample(x=x, m=m, dH_dt=ce[0], dissipation=ce[1], fd_dH_dt=ce[2], fd_h=ce[3], starts=used,
                                   evaluations=nfev, c=c)
     return None
 
@@ -199,7 +199,7 @@ def _confirm(K, f, ode: ODEParams, x, m, c: float, h: float = 1e-4):
     finite and positive (independent confirmation of dH/dt > 0); None otherwise."""
     with np.errstate(all="ignore"):
         dh = float(functions.dH_dt(K, f.grad, x[None], m[None], ode, c=c)[0])
-        dl = float(functions.delta(K, f.grad, x[None], m[None], ode)[0])
+        dl = float(functions.dissipation(K, f.grad, x[None], m[None], ode)[0])
         Xf, Mf = rk4_path(K, f.grad, x, m, ode, h, 1)
         Xb, Mb = rk4_path(K, f.grad, x, m, ode, -h, 1)
         Hp = functions.H(K, f.value, Xf[1][None], Mf[1][None], ode, c=c)[0]

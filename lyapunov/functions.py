@@ -24,7 +24,7 @@ import numpy as np
 from lionk.dynamics.field import vector_field
 from lionk.dynamics.params import LionParams, ODEParams
 
-__all__ = ["H", "delta", "dH_dt", "DiscreteStepTerms", "H_discrete", "discrete_step_terms"]
+__all__ = ["H", "dissipation", "dH_dt", "DiscreteStepTerms", "H_discrete", "discrete_step_terms"]
 
 
 def H(kappa, f_value, x, m, ode: ODEParams, c: float | None = None) -> np.ndarray:
@@ -41,8 +41,26 @@ def H(kappa, f_value, x, m, ode: ODEParams, c: float | None = None) -> np.ndarra
             + c * (ks + kappa.value(m) - kappa.inner(m, y)))
 
 
-def delta(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
-    """Δ(x, m) ≥ 0, the rate at which H decreases (−dH/dt). Shape ``x.shape[:-event_ndim]``."""
+def dissipation(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
+    """The dissipation Δ(x, m) ≥ 0, the rate at which H decreases (−dH/dt).
+
+    Called ``dissipation`` (not ``delta``) so that δ names only the width of huber/logcosh and of the
+    ODE's smoothing; the docs keep the symbol Δ.
+
+    Parameters
+    ----------
+    kappa : Kappa
+    grad : callable
+        ∇f, vectorised over leading axes.
+    x, m : array_like, shape (..., *event)
+    ode : ODEParams
+    g : ndarray, optional
+        ∇f(x) when already known.
+
+    Returns
+    -------
+    ndarray, shape ``x.shape[:-event_ndim]``
+    """
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
     fv = vector_field(kappa, grad, x, m, ode, g=g)
@@ -58,6 +76,10 @@ def delta(kappa, grad, x, m, ode: ODEParams, g=None) -> np.ndarray:
         # finite-difference dH/dt along RK4 trajectories matches Δ with this limit, and Δ(ε) → Δ(0))
         t2 = np.zeros_like(t1)
     return t1 + t2
+
+
+#: Old name of :func:`dissipation` (an alias of the old import path; lionk itself does not use it).
+delta = dissipation
 
 
 def dH_dt(kappa, grad, x, m, ode: ODEParams, c: float | None = None, g=None) -> np.ndarray:
@@ -80,18 +102,18 @@ def dH_dt(kappa, grad, x, m, ode: ODEParams, c: float | None = None, g=None) -> 
 class DiscreteStepTerms(NamedTuple):
     """The terms of the discrete inequality (§5b) for one step t → t+1 (implicit decay).
 
-    ``dH = H_d(t+1) − H_d(t)``; ``eps_delta = εΔ_t ≥ 0``; ``u_sq = ‖u_t‖²``; the inequality is
-    ``dH ≤ −eps_delta + (L ε²/2) u_sq``, i.e. ``margin = −eps_delta + (Lε²/2)u_sq − dH ≥ 0``.
+    ``dH = H_d(t+1) − H_d(t)``; ``eps_dissipation = εΔ_t ≥ 0``; ``u_sq = ‖u_t‖²``; the inequality is
+    ``dH ≤ −eps_dissipation + (L ε²/2) u_sq``, i.e. ``margin = −eps_dissipation + (Lε²/2)u_sq − dH ≥ 0``.
     """
 
     dH: np.ndarray
-    eps_delta: np.ndarray
+    eps_dissipation: np.ndarray
     u_sq: np.ndarray
     x_next: np.ndarray
     m_next: np.ndarray
 
     def margin(self, L: float, lr: float) -> np.ndarray:
-        return -self.eps_delta + 0.5 * L * lr**2 * self.u_sq - self.dH
+        return -self.eps_dissipation + 0.5 * L * lr**2 * self.u_sq - self.dH
 
 
 def _C(p: LionParams) -> float:
@@ -124,7 +146,7 @@ def discrete_step_terms(kappa, f_value, grad, x, m, params: LionParams, g=None,
     u = gk - lam * x1
     y1 = kappa.conj_grad(lam * x1)
     Q = e * lam * (1 - b1) + 1 - b2
-    eps_delta = (e * (1 - b2 + e * lam) / Q * kappa.inner(u, mt - y1)
-                 + e * b1 * (1 - b2) / ((b2 - b1) * Q) * kappa.inner(gk - kappa.grad(m1), mt - m1))
+    eps_dissipation = (e * (1 - b2 + e * lam) / Q * kappa.inner(u, mt - y1)
+                       + e * b1 * (1 - b2) / ((b2 - b1) * Q) * kappa.inner(gk - kappa.grad(m1), mt - m1))
     dH = H_discrete(kappa, f_value, x1, m1, params, C) - H_discrete(kappa, f_value, x, m, params, C)
-    return DiscreteStepTerms(dH, eps_delta, kappa.inner(u, u), x1, m1)
+    return DiscreteStepTerms(dH, eps_dissipation, kappa.inner(u, u), x1, m1)

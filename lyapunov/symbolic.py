@@ -28,18 +28,19 @@ import itertools
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from lionk.dynamics import kappa as kappa_mod
 from lionk.errors import LionKError
 
 __all__ = [
     "Piece", "SeparableSpec", "MonotoneTerm", "DISCOVERY_NAMES", "IdentityResult", "DiscoveryResult", "DiscreteResult",
     "ode_symbols", "generic_identity", "concrete_identity", "discover_coefficient", "discrete_inequality",
-    "catalogue_spec", "monotone_terms", "H_formula", "delta_formula",
+    "catalogue_spec", "monotone_terms", "H_formula", "dissipation_formula", "delta_formula",
 ]
 
 
@@ -82,53 +83,12 @@ def _time_limit(seconds: float):
 # ---------------------------------------------------------------------------------------------
 # records
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Piece:
-    """One smooth piece of a separable k: ``k(u)`` and the stated ``k'(u)`` for u in ``cond``.
+#: One smooth piece of a separable k (the record lives with the K: :class:`lionk.dynamics.kappa.SymbolicPiece`).
+Piece = kappa_mod.SymbolicPiece
 
-    ``cond`` is a sympy relational in the piece's variable (used to pick sample points and to
-    document where the proof holds); ``sample`` is one point strictly inside the piece.
-    """
-
-    k: sp.Expr
-    dk: sp.Expr
-    cond: sp.Basic
-    sample: float
-
-
-@dataclass(frozen=True)
-class SeparableSpec:
-    """Symbolic description of a separable K(m) = Σ k(m_i) and its conjugate K*(y) = Σ k*(y_i).
-
-    Attributes
-    ----------
-    name : str
-    u, y : Symbol
-        Variables of k and of k*.
-    k, dk : Expr
-        k(u) and the ∇K selection k'(u) on the whole line (may contain Abs, Piecewise, ...).
-    kstar, dkstar : Expr or None
-        k*(y) and (k*)'(y) on the interior of dom k* (Piecewise allowed); None when not known in
-        closed form.
-    pieces, conj_pieces : tuple of Piece
-        Smooth pieces of k (on which ``dk`` is the derivative) and of k* (on the interior of dom k*).
-    domain : (Expr, Expr)
-        ``closure(dom k*) = [lo, hi]`` (±oo allowed).
-    params : dict
-        Symbol -> numeric value of the parameters appearing in the expressions (e.g. δ).
-    """
-
-    name: str
-    u: sp.Symbol
-    y: sp.Symbol
-    k: sp.Expr
-    dk: sp.Expr
-    kstar: sp.Expr | None
-    dkstar: sp.Expr | None
-    pieces: tuple
-    conj_pieces: tuple
-    domain: tuple
-    params: dict = field(default_factory=dict)
+#: Symbolic description of a separable K and its conjugate (:class:`lionk.dynamics.kappa.SymbolicForm`:
+#: a K describes itself through :meth:`~lionk.dynamics.kappa.Kappa.symbolic`).
+SeparableSpec = kappa_mod.SymbolicForm
 
 
 @dataclass(frozen=True)
@@ -157,7 +117,7 @@ class IdentityResult:
     dim: int
     H: sp.Expr
     dH_dt: sp.Expr
-    delta: sp.Expr
+    dissipation: sp.Expr
     cases: int
     seconds: float
     assumptions: str
@@ -169,7 +129,7 @@ class IdentityResult:
 class DiscoveryResult:
     """Outcome of :func:`discover_coefficient` (all expressions in the ODE parameter symbols).
 
-    ``sign_indefinite_term`` and ``remaining_delta`` use the symbols of :data:`DISCOVERY_NAMES`
+    ``sign_indefinite_term`` and ``remaining_dissipation`` use the symbols of :data:`DISCOVERY_NAMES`
     (Sind, P1, P2, P3), so ``str()`` of every field is parsable by ``sympy.sympify``.
     """
 
@@ -178,7 +138,7 @@ class DiscoveryResult:
     weights: dict
     sign_indefinite_term: sp.Expr
     sign_indefinite_coefficient: sp.Expr
-    remaining_delta: sp.Expr
+    remaining_dissipation: sp.Expr
     solutions: list
     dim: int
     seconds: float
@@ -205,7 +165,7 @@ class DiscreteResult:
     proved: bool
     residual: sp.Expr
     C: sp.Expr
-    eps_delta: sp.Expr
+    eps_dissipation: sp.Expr
     inequalities: tuple
     coefficients_nonneg: dict
     dim: int
@@ -278,9 +238,13 @@ def H_formula() -> str:
     return "H(x,m) = alpha*f(x) + (gamma/lam)*K*(lam*x) + c*(K*(lam*x) + K(m) - lam*<m,x>),  c = (1-eps*gamma)/(1+eps*lam)"
 
 
-def delta_formula() -> str:
+def dissipation_formula() -> str:
     return ("Delta(x,m) = (gamma+lam)/(1+eps*lam) * <mt - gradK*(lam*x), gradK(mt) - lam*x> "
             "+ (1-eps*gamma)/(eps*(1+eps*lam)) * <mt - m, gradK(mt) - gradK(m)>,  mt = m + eps*mdot")
+
+
+#: Old name of :func:`dissipation_formula` (alias of the old import path).
+delta_formula = dissipation_formula
 
 
 def monotone_terms(s=None) -> list[MonotoneTerm]:
@@ -350,9 +314,9 @@ def _derive(kf: _KFuncs, d: int, s: dict, c=None, b=1):
     P1 = _dot([p - q for p, q in zip(mt, m)], [p - q for p, q in zip(gK_mt, gK_m)])
     P2 = _dot([p - q for p, q in zip(mt, gKs)], [p - q for p, q in zip(gK_mt, y)])
     P3 = _dot([p - q for p, q in zip(m, gKs)], [p - q for p, q in zip(gK_m, y)])
-    delta = (g + l) / (1 + e * l) * P2 + (1 - e * g) / (e * (1 + e * l)) * P1
+    dissipation = (g + l) / (1 + e * l) * P2 + (1 - e * g) / (e * (1 + e * l)) * P1
     canon = _Canon({tuple(x): "x", tuple(m): "m", tuple(mt): "mt", tuple(y): "lamx"})
-    return dict(x=x, m=m, mt=mt, y=y, f=f, gf=gf, H=H, dHdt=dHdt, delta=delta, P1=P1, P2=P2, P3=P3,
+    return dict(x=x, m=m, mt=mt, y=y, f=f, gf=gf, H=H, dHdt=dHdt, dissipation=dissipation, P1=P1, P2=P2, P3=P3,
                 canon=canon, c=c)
 
 
@@ -433,10 +397,10 @@ def generic_identity(d: int = 2) -> IdentityResult:
     D = _derive(_abstract_kfuncs(), d, s)
     canon = D["canon"]
     dHdt = canon(D["dHdt"])
-    delta = canon(D["delta"])
-    ok, res = _is_zero(dHdt + delta)
+    dissipation = canon(D["dissipation"])
+    ok, res = _is_zero(dHdt + dissipation)
     return IdentityResult(
-        proved=ok, residual=res, dim=d, H=D["H"], dH_dt=dHdt, delta=delta, cases=1,
+        proved=ok, residual=res, dim=d, H=D["H"], dH_dt=dHdt, dissipation=dissipation, cases=1,
         seconds=time.perf_counter() - t0,
         assumptions="alpha, gamma, lam, eps > 0; K, K*, f differentiable at the points where they are evaluated "
                     "(x with lam*x in the interior of dom K*)",
@@ -510,17 +474,17 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
                 holder["mt"] = tuple(mi + e * (-a * f.diff(xi) - g * mi) for xi, mi in zip(x, m))
                 D = _derive(kf, d, s)
                 canon = D["canon"]
-                dHdt, delta = canon(D["dHdt"]), canon(D["delta"])
+                dHdt, dissipation = canon(D["dHdt"]), canon(D["dissipation"])
                 if spec_params:
-                    dHdt, delta = dHdt.subs(spec_params), delta.subs(spec_params)
+                    dHdt, dissipation = dHdt.subs(spec_params), dissipation.subs(spec_params)
         except _Timeout:
             undecided = _timeout_residual(seconds)
             break
         left = deadline - time.monotonic()
-        zt = _zero_test(dHdt + delta, min(FALLBACK_SECONDS, left))
+        zt = _zero_test(dHdt + dissipation, min(FALLBACK_SECONDS, left))
         cases += 1
         if first is None:
-            first = (D["H"], dHdt, delta)
+            first = (D["H"], dHdt, dissipation)
         if zt.undecided:
             undecided = _timeout_residual(seconds) if left < FALLBACK_SECONDS else zt.residual
             break
@@ -532,7 +496,7 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
         first = (sp.nan, sp.nan, sp.nan)
     residual = sp.S.Zero if proved else (residuals[0] if residuals else undecided)
     return IdentityResult(
-        proved=proved, residual=residual, dim=d, H=first[0], dH_dt=first[1], delta=first[2], cases=cases,
+        proved=proved, residual=residual, dim=d, H=first[0], dH_dt=first[1], dissipation=first[2], cases=cases,
         seconds=time.perf_counter() - t0, undecided=bool(not residuals and undecided is not None),
         assumptions=(f"alpha, gamma, lam, eps > 0; every coordinate of m, mt and lam*x inside one smooth piece of "
                      f"k and k* ({len(spec.pieces)} x {len(spec.pieces)} x {len(spec.conj_pieces)} piece combinations); "
@@ -555,41 +519,24 @@ def _piece_sample(cond, var):
 
 
 def catalogue_spec(K) -> SeparableSpec | None:
-    """The :class:`SeparableSpec` of a smooth separable catalogue K, or of a user K; else None.
+    """The :class:`SeparableSpec` of K, from K itself; None when K has no separable closed form.
 
-    quadratic: k = u²/2; logcosh(δ): k = δ log cosh(u/δ), k* = δ[(1+y)/2 log(1+y) + (1−y)/2 log(1−y)],
-    (k*)' = δ artanh(y); huber(δ): three pieces of k, k* = δ y²/2 on (−1, 1). δ is a positive symbol
-    (``params`` holds its numeric value), so the proof covers every δ > 0.
+    A user K built from an expression carries it as ``sym_spec``; a catalogue K (or any
+    :class:`~lionk.dynamics.kappa.Kappa`) gives it through :meth:`~lionk.dynamics.kappa.Kappa.symbolic`
+    (quadratic, logcosh(δ), huber(δ) in the catalogue; δ is a positive symbol whose numeric value is in
+    ``params``, so the proof covers every δ > 0).
     """
     spec = getattr(K, "sym_spec", None)
     if isinstance(spec, SeparableSpec):
         return spec
-    name = getattr(K, "name", None)
-    u, y = sp.Symbol("u", real=True), sp.Symbol("y", real=True)
-    if name == "quadratic":
-        pk = Piece(u**2 / 2, u, sp.true, 0.5)
-        py = Piece(y**2 / 2, y, sp.true, 0.5)
-        return SeparableSpec("quadratic", u, y, pk.k, pk.dk, py.k, py.dk, (pk,), (py,), (-sp.oo, sp.oo))
-    dl = sp.Symbol("delta", positive=True)
-    if name == "logcosh":
-        k = dl * sp.log(sp.cosh(u / dl))
-        ks = dl * ((1 + y) / 2 * sp.log(1 + y) + (1 - y) / 2 * sp.log(1 - y))
-        pk = Piece(k, sp.tanh(u / dl), sp.true, 0.5)
-        py = Piece(ks, dl * sp.atanh(y), (y > -1) & (y < 1), 0.0)
-        return SeparableSpec("logcosh", u, y, k, pk.dk, ks, py.dk, (pk,), (py,), (-sp.Integer(1), sp.Integer(1)),
-                             {dl: sp.nsimplify(K.delta)})
-    if name == "huber":
-        pieces = (
-            Piece(u**2 / (2 * dl), u / dl, sp.Abs(u) < dl, 0.0),
-            Piece(u - dl / 2, sp.Integer(1), u > dl, 2.0),
-            Piece(-u - dl / 2, -sp.Integer(1), u < -dl, -2.0),
-        )
-        k = sp.Piecewise((u**2 / (2 * dl), sp.Abs(u) <= dl), (sp.Abs(u) - dl / 2, True))
-        dk = sp.Piecewise((u / dl, sp.Abs(u) <= dl), (sp.sign(u), True))
-        py = Piece(dl * y**2 / 2, dl * y, (y > -1) & (y < 1), 0.0)
-        return SeparableSpec("huber", u, y, k, dk, py.k, py.dk, pieces, (py,), (-sp.Integer(1), sp.Integer(1)),
-                             {dl: sp.nsimplify(K.delta)})
-    return None
+    form = getattr(K, "symbolic", None)
+    if not callable(form):
+        return None
+    spec = form()
+    if spec is not None and not isinstance(spec, SeparableSpec):
+        raise LionKError(f"K={getattr(K, 'name', K)}: symbolic() must return a SymbolicForm or None, "
+                         f"got {type(spec).__name__}")
+    return spec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -667,7 +614,7 @@ def discover_coefficient(d: int = 2, unknown_b: bool = True) -> DiscoveryResult:
         c=c_val, b=b_val, weights=weights,
         sign_indefinite_term=kcoef * sp.Symbol("Sind"),
         sign_indefinite_coefficient=sp.collect(sp.expand(kcoef), c),
-        remaining_delta=remaining_named, solutions=sols, dim=d, seconds=time.perf_counter() - t0,
+        remaining_dissipation=remaining_named, solutions=sols, dim=d, seconds=time.perf_counter() - t0,
     )
 
 
@@ -706,14 +653,14 @@ def discrete_inequality(d: int = 2) -> DiscreteResult:
     bound_Ks = _dot(y1, [l * p - l * q for p, q in zip(x1, x)])
     w_f, w_Ks, w_K = sp.Integer(1), 1 / l + C, C
     bound = w_f * bound_f + w_Ks * bound_Ks + w_K * bound_K - C * l * (_dot(m1, x1) - _dot(m, x))
-    eps_delta = (e * (1 - b2 + e * l) / Q * _dot(u, [p - q for p, q in zip(mt1, y1)])
+    eps_dissipation = (e * (1 - b2 + e * l) / Q * _dot(u, [p - q for p, q in zip(mt1, y1)])
                  + e * b1 * (1 - b2) / ((b2 - b1) * Q) * _dot([p - q for p, q in zip(gk, gm1)],
                                                                [p - q for p, q in zip(mt1, m1)]))
-    ok, res = _is_zero(bound + eps_delta - L * e**2 / 2 * _dot(u, u))
+    ok, res = _is_zero(bound + eps_dissipation - L * e**2 / 2 * _dot(u, u))
     # weights ≥ 0 under 0 ≤ β1 < β2 < 1, ε, λ > 0: Q = ελ(1−β1) + (1−β2) > 0
     nonneg = {"f (L-smoothness)": "1", "K* (convexity)": str(sp.simplify(w_Ks)), "K (convexity)": str(C)}
     return DiscreteResult(
-        proved=ok, residual=res, C=C, eps_delta=eps_delta,
+        proved=ok, residual=res, C=C, eps_dissipation=eps_dissipation,
         inequalities=("f(x1) - f(x) <= <gradf(x), x1 - x> + (L/2)|x1 - x|^2",
                       "K(m1) - K(m) <= <gradK(m1), m1 - m>",
                       "K*(lam*x1) - K*(lam*x) <= <gradK*(lam*x1), lam*x1 - lam*x>"),

@@ -6,7 +6,7 @@
 
 Both run Lion-K from ``x0`` and raise ``AssertionError`` whose message is the same report
 ``lionk check`` prints (each check, the first failing step and state, the margins). On success they
-return the :class:`~lionk.lyapunov.checks.CheckReport`.
+return the :class:`~lionk.lyapunov.checks.verdicts.RunReport`.
 
 Hyper-parameters in either vocabulary, as keyword arguments: practitioners' ``lr``, ``beta1``,
 ``beta2``, ``weight_decay`` (defaults 0.9, 0.99 for the betas) or the paper's ODE ``alpha``,
@@ -16,54 +16,40 @@ of that ODE, math file §2).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from lionk.dynamics import kappa as kappa_mod
 from lionk.dynamics import objectives as objectives_mod
 from lionk.errors import LionKError
-from lionk.dynamics.params import LionParams, ODEParams, ode_from_discrete
+from lionk.dynamics.params import DISCRETE_NAMES, EULER_LR_CAP, ODE_NAMES, LionParams, ODEParams
+from lionk.dynamics.params import resolve_params as _resolve
 
-from . import checks
+from .checks.discrete import check_simulated_discrete, steps_to_enter, theta, validate_discrete
+from .checks.ode import check_ode
+from .checks.verdicts import FAIL, INCONCLUSIVE, ODE_TOL, PASS, SKIP, TOL, RunReport, RunSetup
 
 __all__ = ["assert_lyapunov_nonincreasing", "assert_constraint_reached", "resolve_params"]
-
-_DISC = ("lr", "beta1", "beta2", "weight_decay")
-_ODE = ("alpha", "gamma", "eps", "lam")
 
 
 def _kappa(kappa):
     if isinstance(kappa, kappa_mod.Kappa):
         return kappa
     if isinstance(kappa, str) and ":" in kappa:
-        from . import user_kappa
+        from .object_kappa import from_object
 
-        return user_kappa.from_object(kappa)
+        return from_object(kappa)
     return kappa_mod.get(kappa)
 
 
 def resolve_params(params: dict) -> tuple[LionParams, ODEParams]:
-    """Discrete and ODE parameters from keyword arguments in either vocabulary."""
-    unknown = set(params) - set(_DISC) - set(_ODE)
-    if unknown:
-        raise TypeError(f"unknown parameter(s) {', '.join(sorted(unknown))}; use {', '.join(_DISC)} or {', '.join(_ODE)}")
-    has_d = any(params.get(k) is not None for k in _DISC)
-    has_o = any(params.get(k) is not None for k in _ODE)
-    if has_d and has_o:
-        raise LionKError("give parameters in one vocabulary: lr/beta1/beta2/weight_decay or alpha/gamma/eps/lam")
-    if has_o:
-        missing = [k for k in _ODE if params.get(k) is None]
-        if missing:
-            raise LionKError(f"missing ODE parameter(s): {', '.join(missing)}")
-        ode = ODEParams(*(params[k] for k in _ODE))
-        lp = ode.to_discrete(lr=min(0.1 / ode.gamma, 0.01))
-        return lp, ode
-    if params.get("lr") is None or params.get("weight_decay") is None:
-        raise LionKError("give lr and weight_decay (or alpha, gamma, eps, lam)")
-    lp = LionParams(params["lr"], params.get("beta1", 0.9) if params.get("beta1") is not None else 0.9,
-                    params.get("beta2", 0.99) if params.get("beta2") is not None else 0.99, params["weight_decay"])
-    return lp, ode_from_discrete(lp.lr, lp.beta1, lp.beta2, lp.weight_decay)
+    """Discrete and ODE parameters from keyword arguments in either vocabulary
+    (:func:`lionk.dynamics.params.resolve_params`; ODE input runs with the Euler step ``min(0.1/γ, 0.01)``)."""
+    unknown = set(params) - set(DISCRETE_NAMES) - set(ODE_NAMES)
+    if unknown:  # a misspelt keyword argument: Python's own error type
+        raise TypeError(f"unknown parameter(s) {', '.join(sorted(unknown))}; use {', '.join(DISCRETE_NAMES)} or "
+                        f"{', '.join(ODE_NAMES)}")
+    r = _resolve(params, required=("lr", "weight_decay"), euler_step_cap=EULER_LR_CAP)
+    return r.discrete, r.ode
 
 
 def _objective(grad, value, L):
@@ -85,12 +71,12 @@ def _states(x0, K):
 def _setup(K, lp, ode, source, notes=()):
     disc = {"lr": lp.lr, "beta1": lp.beta1, "beta2": lp.beta2, "weight_decay": lp.weight_decay}
     o = {"alpha": ode.alpha, "gamma": ode.gamma, "eps": ode.eps, "lam": ode.lam, "c": ode.c}
-    return checks.RunSetup(K.describe(), disc, o, source, tuple(notes))
+    return RunSetup(K.describe(), disc, o, source, tuple(notes))
 
 
 def assert_lyapunov_nonincreasing(kappa, grad, x0, *, value=None, L=None, mode="discrete", decay="explicit",
-                                  steps=300, t_end=None, m0=None, tol=checks.TOL, ode_tol=checks.ODE_TOL,
-                                  ode_method=None, **params) -> checks.CheckReport:
+                                  steps=300, t_end=None, m0=None, tol=TOL, ode_tol=ODE_TOL,
+                                  ode_method=None, **params) -> RunReport:
     """Assert that the Lyapunov function of Lion-K does not increase along a run from ``x0``.
 
     Discrete (``mode="discrete"``, default): the inequality of math file §5b,
@@ -120,19 +106,19 @@ def assert_lyapunov_nonincreasing(kappa, grad, x0, *, value=None, L=None, mode="
     m0 : array_like, optional
         Initial momentum, paper convention (tracks −∇f); zeros by default.
     tol, ode_tol : float
-        Absolute tolerances (see :data:`lionk.lyapunov.checks.TOL`, :data:`lionk.lyapunov.checks.ODE_TOL`).
+        Absolute tolerances (see :data:`lionk.lyapunov.checks.verdicts.TOL`, :data:`lionk.lyapunov.checks.verdicts.ODE_TOL`).
     **params
         ``lr, beta1, beta2, weight_decay`` or ``alpha, gamma, eps, lam``.
 
     Returns
     -------
-    CheckReport
+    RunReport
 
     Raises
     ------
     AssertionError
         A check failed, or the report is INCONCLUSIVE: a core check (the Lyapunov decrease or
-        Phase 1, :data:`lionk.lyapunov.checks.CORE_CHECKS`) evaluated nothing (λx never in D for a whole
+        Phase 1, :data:`lionk.lyapunov.checks.verdicts.CORE_CHECKS`) evaluated nothing (λx never in D for a whole
         step, β1 ≥ β2), or Δ ≥ 0 checked nothing; the message is the ``lionk check`` report and
         says what to change.
     """
@@ -145,34 +131,34 @@ def assert_lyapunov_nonincreasing(kappa, grad, x0, *, value=None, L=None, mode="
     cs = []
     want = []
     if mode in ("discrete", "both"):
-        cs += checks.check_simulated_discrete(K, obj, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
-                                              weight_decay=lp.weight_decay, decay=decay, steps=steps, m0=m0,
-                                              tol=tol, L=L)
-        want += ["lyapunov_discrete", "delta_discrete_nonnegative"]
+        cs += check_simulated_discrete(K, obj, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
+                                       weight_decay=lp.weight_decay, decay=decay, steps=steps, m0=m0,
+                                       tol=tol, L=L)
+        want += ["lyapunov_discrete", "dissipation_discrete_nonnegative"]
     if mode in ("ode", "both"):
         if not isinstance(obj, objectives_mod.Objective):
             raise LionKError("mode='ode' needs f's values: pass value=f or an Objective as grad")
         te = steps * lp.lr if t_end is None else float(t_end)
-        cs += checks.check_ode(K, obj, x0, ode, t_end=te, m0=m0, tol=ode_tol, method=ode_method)
-        want += ["lyapunov_ode", "delta_nonnegative"]
-    report = checks.CheckReport(tuple(cs), _setup(K, lp, ode, f"assert_lyapunov_nonincreasing ({mode}, {decay} decay)"))
-    if report.status == checks.FAIL:
+        cs += check_ode(K, obj, x0, ode, t_end=te, m0=m0, tol=ode_tol, method=ode_method)
+        want += ["lyapunov_ode", "dissipation_nonnegative"]
+    report = RunReport(tuple(cs), _setup(K, lp, ode, f"assert_lyapunov_nonincreasing ({mode}, {decay} decay)"))
+    if report.status == FAIL:
         raise AssertionError("Lion-K Lyapunov check failed\n" + report.summary())
-    if report.status == checks.INCONCLUSIVE:
+    if report.status == INCONCLUSIVE:
         raise AssertionError("Lion-K Lyapunov check is vacuous (INCONCLUSIVE): a core check evaluated nothing; "
                              "start inside D, run longer, or use beta1 < beta2\n" + report.summary())
     by = {}
     for c in cs:
         by.setdefault(c.name, c)
-    vacuous = [n for n in want if n in by and by[n].status == checks.SKIP]
+    vacuous = [n for n in want if n in by and by[n].status == SKIP]
     if vacuous:
         raise AssertionError(f"Lion-K Lyapunov check is vacuous: {', '.join(vacuous)} checked no step "
                              f"({by[vacuous[0]].detail}); start inside D or run longer\n" + report.summary())
     return report
 
 
-def assert_constraint_reached(kappa, grad, x0, *, steps=None, decay="explicit", m0=None, tol=checks.TOL,
-                              max_steps=100_000, **params) -> checks.CheckReport:
+def assert_constraint_reached(kappa, grad, x0, *, steps=None, decay="explicit", m0=None, tol=TOL,
+                              max_steps=100_000, **params) -> RunReport:
     """Assert Phase 1: λx contracts towards D at the predicted rate, reaches it, and stays.
 
     Runs discrete Lion-K from ``x0`` and requires ``phase1_rate``, ``stays_in_D``, ``step_in_D``
@@ -191,7 +177,7 @@ def assert_constraint_reached(kappa, grad, x0, *, steps=None, decay="explicit", 
 
     Returns
     -------
-    CheckReport
+    RunReport
 
     Raises
     ------
@@ -202,21 +188,23 @@ def assert_constraint_reached(kappa, grad, x0, *, steps=None, decay="explicit", 
     lp, ode = resolve_params(params)
     obj, _ = _objective(grad, None, None)
     x0 = _states(x0, K)
-    checks._validate_discrete(lp, decay)
+    validate_discrete(lp, decay)
     if steps is None:
-        th = checks._theta(lp, decay)
+        th = theta(lp, decay)
         d0 = float(np.max(K.dual_dist(lp.weight_decay * x0)))
-        steps = 1 if d0 <= tol / 2 else int(math.ceil(math.log(d0 / (tol / 2)) / -math.log1p(-th))) + 1
+        steps = steps_to_enter(d0, th, tol)
+        if steps < 0:
+            raise LionKError(f"with tol = 0 a start outside D (dist {d0:.3g}) never counts as reaching D; give tol > 0")
         if steps > max_steps:
             raise LionKError(f"reaching D within tol = {tol:g} from dist {d0:.3g} needs {steps} steps at θ = {th:.3g} "
                              f"(> max_steps = {max_steps}); raise lr*weight_decay, tol or max_steps")
-    cs = checks.check_simulated_discrete(K, obj, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
-                                         weight_decay=lp.weight_decay, decay=decay, steps=steps, m0=m0, tol=tol)
+    cs = check_simulated_discrete(K, obj, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
+                                  weight_decay=lp.weight_decay, decay=decay, steps=steps, m0=m0, tol=tol)
     keep = ("finite", "step_in_D", "phase1_rate", "stays_in_D", "constraint_reached")
     cs = [c for c in cs if c.name in keep]
-    report = checks.CheckReport(tuple(cs), _setup(K, lp, ode, f"assert_constraint_reached ({steps} steps, {decay} decay)"))
+    report = RunReport(tuple(cs), _setup(K, lp, ode, f"assert_constraint_reached ({steps} steps, {decay} decay)"))
     reached = [c for c in cs if c.name == "constraint_reached"]
-    if not report.ok or not reached or reached[0].status != checks.PASS:
-        what = "is vacuous (INCONCLUSIVE)" if report.status == checks.INCONCLUSIVE else "failed"
+    if not report.ok or not reached or reached[0].status != PASS:
+        what = "is vacuous (INCONCLUSIVE)" if report.status == INCONCLUSIVE else "failed"
         raise AssertionError(f"Lion-K constraint (Phase 1) check {what}\n" + report.summary())
     return report

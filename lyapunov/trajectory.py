@@ -16,7 +16,7 @@ from lionk.dynamics.params import ODEParams
 
 from . import functions
 
-__all__ = ["rk4_path", "FDCheck", "fd_check"]
+__all__ = ["rk4_path", "FDComparison", "fd_check"]
 
 
 def _rhs(K, grad, x, m, ode):
@@ -48,10 +48,10 @@ def rk4_path(K, grad, x0, m0, ode: ODEParams, h: float, n: int):
     return X, M
 
 
-class FDCheck(NamedTuple):
+class FDComparison(NamedTuple):
     """Finite-difference dH/dt along an RK4 trajectory against −Δ.
 
-    ``fd`` is the central difference (H_{k+1} − H_{k−1})/(2h) at the checked points, ``delta`` is
+    ``fd`` is the central difference (H_{k+1} − H_{k−1})/(2h) at the checked points, ``dissipation`` is
     Δ there, ``tol`` the per-point tolerance and ``ratio = |fd + Δ| / tol`` (the error in units of
     the tolerance; ≤ 1 passes). ``diverged``: the RK4 path became non-finite (only its finite
     prefix is checked). ``tol = 10·(Richardson estimate of the O(h²) truncation error,
@@ -64,7 +64,7 @@ class FDCheck(NamedTuple):
 
     t: np.ndarray
     fd: np.ndarray
-    delta: np.ndarray
+    dissipation: np.ndarray
     tol: np.ndarray
     ratio: np.ndarray
     excluded: int
@@ -81,7 +81,7 @@ class FDCheck(NamedTuple):
         return self.checked > 0 and self.max_ratio <= 1.0
 
 
-def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: float | None = None) -> FDCheck:
+def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: float | None = None) -> FDComparison:
     """Compare the finite-difference dH/dt with −Δ along one RK4 trajectory from (x0, m0).
 
     ``x0, m0`` are single states (event shape); ``f`` an Objective; ``c`` overrides the gap
@@ -95,10 +95,10 @@ def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: 
         X, M = X[: n + 1], M[: n + 1]
     if n < 8:
         e = np.empty(0)
-        return FDCheck(e, e, e, e, e, excluded=0, checked=0, h=h, diverged=diverged)
+        return FDComparison(e, e, e, e, e, excluded=0, checked=0, h=h, diverged=diverged)
     with np.errstate(all="ignore"):
         Hs = functions.H(K, f.value, X, M, ode, c=c)
-        D = functions.delta(K, f.grad, X, M, ode)
+        D = functions.dissipation(K, f.grad, X, M, ode)
     ev = K.event_ndim
     axes = tuple(range(1, 1 + ev))
     k = np.arange(2, n - 1)
@@ -143,5 +143,5 @@ def fd_check(K, f, ode: ODEParams, x0, m0, *, h: float = 2e-3, n: int = 200, c: 
         bad[k[sliding]] = True
     keep = ~bad[k] & np.isfinite(fd1) & np.isfinite(fd2) & np.isfinite(D[k])
     ratio = np.abs(fd1 + D[k]) / tol
-    return FDCheck(t=k[keep] * h, fd=fd1[keep], delta=D[k][keep], tol=tol[keep], ratio=ratio[keep],
+    return FDComparison(t=k[keep] * h, fd=fd1[keep], dissipation=D[k][keep], tol=tol[keep], ratio=ratio[keep],
                    excluded=int(np.sum(~keep)), checked=int(np.sum(keep)), h=h, diverged=diverged)

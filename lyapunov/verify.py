@@ -37,14 +37,15 @@ from .counterexample import Counterexample, dual_interior, find_counterexample
 from .trajectory import fd_check
 
 __all__ = ["VerifyReport", "verify_kappa", "verify_catalogue", "objective_for", "spec_consistency",
-           "discrete_numeric_check", "DiscreteCheck", "CATALOGUE_CASES"]
+           "discrete_numeric_check", "DiscreteTrials", "CATALOGUE_CASES"]
 
-#: The catalogue entries verified by :func:`verify_catalogue` (parameters as in tests/conftest.py).
-CATALOGUE_CASES = [
-    ("l1", {}), ("l2", {}), ("lp", {"p": 3.0}), ("lp", {"p": 1.5}), ("linf", {}), ("quadratic", {}),
-    ("huber", {"delta": 0.7}), ("logcosh", {"delta": 0.5}), ("relu", {}), ("group_l2", {"groups": 2}),
-    ("nuclear", {}),
-]
+
+
+def __getattr__(attr):  # PEP 562: the list follows the registry (a K registered later is verified too)
+    if attr == "CATALOGUE_CASES":
+        return [(c.name, c.params) for c in kappa_mod.catalogue_cases()]
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
 
 #: relative tolerance of the sampled identity |dH/dt + Δ| ≤ tol·(Σ|terms|): a few hundred flops of
 #: double rounding (1e-16 each) with cancellation between terms of similar size
@@ -59,7 +60,7 @@ class VerifyReport:
     ode: dict
     hypotheses: dict
     symbolic: dict
-    delta_evidence: list
+    dissipation_evidence: list
     samples: dict
     trajectory: dict
     verified: bool
@@ -71,7 +72,7 @@ class VerifyReport:
     def as_dict(self) -> dict:
         return {
             "kappa": self.kappa, "ode": self.ode, "hypotheses": self.hypotheses, "symbolic": self.symbolic,
-            "delta_evidence": self.delta_evidence, "samples": self.samples, "trajectory": self.trajectory,
+            "delta_evidence": self.dissipation_evidence, "samples": self.samples, "trajectory": self.trajectory,
             "verified": self.verified, "reasons": self.reasons,
             "counterexample": None if self.counterexample is None else self.counterexample.as_dict(),
             "seconds": self.seconds, "notes": self.notes,
@@ -230,7 +231,7 @@ def _verify_kappa(K, ode: ODEParams, *, dim, samples, trajectories, seed, use_sy
     g = f.grad(x)
     with np.errstate(all="ignore"):
         dh = functions.dH_dt(K, f.grad, x, m, ode, g=g)
-        dl = functions.delta(K, f.grad, x, m, ode, g=g)
+        dl = functions.dissipation(K, f.grad, x, m, ode, g=g)
         mdot = -ode.alpha * g - ode.gamma * m
         mt = m + ode.eps * mdot
         y = ode.lam * x
@@ -296,31 +297,32 @@ def _verify_kappa(K, ode: ODEParams, *, dim, samples, trajectories, seed, use_sy
             notes.append("no state with dH/dt > 0 was found by the optimiser (8 starts); this proves nothing")
     return VerifyReport(
         kappa=K.describe(), ode={"alpha": ode.alpha, "gamma": ode.gamma, "eps": ode.eps, "lam": ode.lam, "c": ode.c},
-        hypotheses={**hyp, "detail": hyp_detail}, symbolic=sym, delta_evidence=ev, samples=smp, trajectory=traj,
+        hypotheses={**hyp, "detail": hyp_detail}, symbolic=sym, dissipation_evidence=ev, samples=smp, trajectory=traj,
         verified=verified, reasons=reasons, counterexample=ce, seconds=time.perf_counter() - t0, notes=notes,
     )
 
 
 def verify_catalogue(ode: ODEParams, **kw) -> list[VerifyReport]:
-    """:func:`verify_kappa` for every entry of :data:`CATALOGUE_CASES`."""
-    return [verify_kappa(kappa_mod.get(name, **params), ode, **kw) for name, params in CATALOGUE_CASES]
+    """:func:`verify_kappa` for every registered K with each of its example parameter sets
+    (:func:`lionk.dynamics.kappa.catalogue_cases`)."""
+    return [verify_kappa(c.kappa, ode, **kw) for c in kappa_mod.catalogue_cases()]
 
 
 # ---------------------------------------------------------------------------------------------
 # discrete time (§5b), numerical face
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DiscreteCheck:
+class DiscreteTrials:
     """Random trials of the §5b inequality: ``margin = −εΔ + (Lε²/2)‖u‖² − dH ≥ 0``."""
 
     trials: int
     worst_margin: float
     worst_relative_margin: float
-    min_eps_delta: float
+    min_eps_dissipation: float
     kappa: str
 
 
-def discrete_numeric_check(K, trials: int = 2000, dim: int = 4, seed: int = 0) -> DiscreteCheck:
+def discrete_numeric_check(K, trials: int = 2000, dim: int = 4, seed: int = 0) -> DiscreteTrials:
     """Sample f (quadratic, L = its largest eigenvalue), β1 < β2, ε, λ and states; one implicit step each.
 
     ``worst_relative_margin`` is the smallest margin divided by the size of the terms; rounding
@@ -345,11 +347,11 @@ def discrete_numeric_check(K, trials: int = 2000, dim: int = 4, seed: int = 0) -
         with np.errstate(all="ignore"):
             st = functions.discrete_step_terms(K, f.value, f.grad, x, m, p)
             mg = st.margin(f.L, p.lr)
-        size = np.abs(st.dH) + np.abs(st.eps_delta) + 0.5 * f.L * p.lr**2 * st.u_sq + 1e-300
+        size = np.abs(st.dH) + np.abs(st.eps_dissipation) + 0.5 * f.L * p.lr**2 * st.u_sq + 1e-300
         ok = np.isfinite(mg)
         if ok.any():
             worst = min(worst, float(np.min(mg[ok])))
             worst_rel = min(worst_rel, float(np.min(mg[ok] / size[ok])))
-            min_ed = min(min_ed, float(np.min(st.eps_delta[ok])))
-    return DiscreteCheck(trials=(trials // per) * per, worst_margin=worst, worst_relative_margin=worst_rel,
-                         min_eps_delta=min_ed, kappa=K.name)
+            min_ed = min(min_ed, float(np.min(st.eps_dissipation[ok])))
+    return DiscreteTrials(trials=(trials // per) * per, worst_margin=worst, worst_relative_margin=worst_rel,
+                         min_eps_dissipation=min_ed, kappa=K.name)

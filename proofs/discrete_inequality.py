@@ -146,7 +146,7 @@ def _inequality(fast, seed, variant):
                 if not np.allclose(T.x_next, X[1:], rtol=1e-12, atol=1e-12):
                     raise AssertionError("discrete_step_terms and discrete.simulate disagree")
                 scale = np.maximum(_scale(K, f, X[:-1], M[:-1], p, C), _scale(K, f, X[1:], M[1:], p, C))
-                eps_delta = T.eps_delta * (0.5 if variant == "wrong_delta" else 1.0)
+                eps_delta = T.eps_dissipation * (0.5 if variant == "wrong_delta" else 1.0)
                 margin = -eps_delta + 0.5 * f.L * lr**2 * T.u_sq - T.dH
                 res, iscale, slack = _identity(K, f, X[:-1], M[:-1], X[1:], M[1:], p, T.dH, eps_delta,
                                                T.u_sq)
@@ -184,6 +184,11 @@ def _inequality(fast, seed, variant):
     return cases, series
 
 
+#: round trip of the parameter maps: 1 − β2 = γ·lr is exact to u·1 but γ = (1 − β2)/lr then carries a
+#: relative error ≤ u/(γ·lr) ≈ 1e-16/6e-4 ≈ 2e-13 at the smallest lr (6.25e-4) of the full run
+ROUNDTRIP_TOL = 1e-12
+
+
 def _defect_slope(fast, seed, variant):
     """(c) the per-step defect of the continuous H along the explicit map is O(lr²)."""
     cases, series = [], {}
@@ -196,14 +201,19 @@ def _defect_slope(fast, seed, variant):
         f = objectives.get("quadratic", dim=6, seed=int(rng.integers(1 << 30)), center_scale=1.0)
         x0 = 0.5 * rng.standard_normal((4, 6))
         c = ode.c * (3.0 if variant == "wrong_C" else 1.0)
-        dmax, incmax, hscale = [], [], []
+        dmax, incmax, hscale, roundtrip = [], [], [], []
         for lr in lrs:
             lp = ode.to_discrete(float(lr))
+            # H and Δ use the ODE parameters read back from the practitioners' (lr, betas,
+            # weight_decay) by the map users call (LionParams.to_ode); the round trip is a case
+            back = lp.to_ode()
+            trip = max(abs(getattr(back, k) - getattr(ode, k)) for k in ("alpha", "gamma", "eps", "lam"))
+            roundtrip.append(trip)
             run = discrete.simulate(K, f.grad, x0, lr=lp.lr, betas=lp.betas, weight_decay=lp.weight_decay,
                                     steps=int(round(T_end / lr)), decay="explicit")
-            Hs = lf.H(K, f.value, run.x, run.m, ode, c=c)
+            Hs = lf.H(K, f.value, run.x, run.m, back, c=c)
             dH = np.diff(Hs, axis=0)
-            D = lf.delta(K, f.grad, run.x[:-1], run.m[:-1], ode) * (0.5 if variant == "wrong_delta" else 1.0)
+            D = lf.dissipation(K, f.grad, run.x[:-1], run.m[:-1], back) * (0.5 if variant == "wrong_delta" else 1.0)
             dmax.append(float(np.max(np.abs(dH + lr * D))))
             incmax.append(float(np.max(dH)))
             hscale.append(float(np.max(np.abs(Hs))))
@@ -219,6 +229,10 @@ def _defect_slope(fast, seed, variant):
         inc = float(np.max(np.array(incmax) / (MARGIN_ULPS * U * np.array(hscale))))
         cases.append(case(f"(c) {lab}: largest per-step increase of H (units of {MARGIN_ULPS}u·|H|)",
                           "upper", 1.0, inc, 0.0, increases=incmax))
+        # (α, γ, ε, λ) → (lr, β1, β2, λ) → (α, γ, ε, λ): a few roundings of O(1) numbers, and
+        # γ = (1 − β2)/lr divides a difference 1 − β2 = γ·lr that lost ~log2(1/(γ lr)) bits
+        cases.append(case(f"(c) {lab}: (α, γ, ε, λ) read back from (lr, betas, weight_decay), max over "
+                          "lr of the largest difference", "invariant", 0.0, max(roundtrip), ROUNDTRIP_TOL))
         series[f"{kappa_label(K)}/lr"] = lrs
         series[f"{kappa_label(K)}/max_defect"] = dmax
         series[f"{kappa_label(K)}/max_increase"] = np.array(incmax)

@@ -5,7 +5,7 @@ Statement
         non-smooth K);
     (b) for smooth K (quadratic, huber, logcosh), H(x_t, m_t) − H(x_0, m_0) = −∫_0^t Δ(x_s, m_s) ds
         at every recorded t, i.e. −dH/dt matches Δ pointwise along the trajectory (checked in
-        integrated form: Δ from :func:`lionk.lyapunov.functions.delta`, integrated by Simpson's rule on a
+        integrated form: Δ from :func:`lionk.lyapunov.functions.dissipation`, integrated by Simpson's rule on a
         fine grid, against H from :func:`lionk.lyapunov.functions.H` on the solver's states).
 
 Assumptions
@@ -22,7 +22,17 @@ Exercising (a) for non-smooth K
     uphill; a control case checks that αf does rise on these trajectories (by ≥ 10× the noise
     allowance), and ``wrong_c`` then fails for every non-smooth K too.
 
+α ≠ γ
+    The smooth runs use α = 1.6, γ = 0.625 (so that α and γ swapped anywhere in H or Δ changes the
+    numbers); the non-smooth runs α = 1, γ = 0.1.
+
+Filippov sliding surface
+    For l1 and relu (the ``filippov`` method), the solver's residual on the sliding surface, the
+    largest |m̃_i| at the end of a sliding segment, is a case: it must stay within the solver's
+    tolerance rtol·max|m̃| + atol (a sliding velocity that is off moves m̃ off the surface by O(1)).
+
 Broken variants: ``wrong_c``: H with 3c instead of c (the identity fails, and H can increase);
+``swap_alpha_gamma``: H and Δ evaluated with α and γ exchanged (the identity (b) fails);
 ``nonconvex_K``: every K replaced by the non-convex :class:`~lionk.proofs.common.CosineBump`
 (∇K not monotone), for which H rises along trajectories.
 """
@@ -41,7 +51,9 @@ from .record import case, make_check
 
 ID = "3"
 TITLE = "Lyapunov decrease, continuous"
-VARIANTS = ("honest", "wrong_c", "nonconvex_K")
+VARIANTS = ("honest", "wrong_c", "nonconvex_K", "swap_alpha_gamma")
+#: (α, γ) of the smooth runs (εγ ≤ 1 for every ε drawn in (0.1, 1))
+ALPHA_B, GAMMA_B = 1.6, 0.625
 
 RTOL, ATOL = 1e-8, 1e-10
 #: H is evaluated on states that carry the solver's local errors (≤ rtol relative); H is
@@ -67,16 +79,16 @@ KAPPAS = [("l1", {}), ("relu", {}), ("l2", {}), ("lp", {"p": 3.0}), ("linf", {})
           ("nuclear", {}), ("huber", {"delta": 0.5}), ("logcosh", {"delta": 0.5}), ("quadratic", {})]
 
 
-def trajectory(K, f, P, x0, m0, T, n, fine: bool = False, rtol=RTOL, atol=ATOL, delta=None):
+def trajectory(K, f, P, x0, m0, T, n, fine: bool = False, rtol=RTOL, atol=ATOL, smoothing=None):
     """Solve the ODE on a uniform grid of n points (2n − 1 if ``fine``) over [0, T].
 
-    ``delta`` is passed to :func:`lionk.dynamics.ode.simulate` (smoothing width of the Moreau method).
+    ``smoothing`` is passed to :func:`lionk.dynamics.ode.simulate` (width of the Moreau smoothing).
     """
     from lionk.dynamics import ode
 
     te = np.linspace(0.0, T, 2 * n - 1 if fine else n)
     return ode.simulate(K, f.grad, x0, m0=m0, params=P, t_span=(0.0, T), t_eval=te, rtol=rtol, atol=atol,
-                        delta=delta)
+                        smoothing=smoothing)
 
 
 def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
@@ -87,7 +99,7 @@ def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
     solver's noise on H (``noise``·max|H|, 100·rtol of the run; see :data:`RTOL_B`).
     """
     H = lf.H(K, f.value, tr.x, tr.m, P, c=c)
-    D = lf.delta(K, f.grad, tr.x, tr.m, P)
+    D = lf.dissipation(K, f.grad, tr.x, tr.m, P)
     t = tr.t
     I_h = cumulative_simpson(D, x=t, axis=0, initial=0)
     I_2h = cumulative_simpson(D[::2], x=t[::2], axis=0, initial=0)
@@ -119,7 +131,10 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             f = objective_for(K, rng, fname)
             eps = float(rng.uniform(0.1, 1.0))
             if K.smooth:
-                P = ODEParams(alpha=1.0, gamma=1.0, eps=eps, lam=lam)
+                # the non-convex K of ``nonconvex_K`` keeps α = γ = 1: with (1.6, 0.625) its runs
+                # stay where ∇K is monotone and H does not rise (measured), which shows nothing
+                ab, gb = (1.0, 1.0) if variant == "nonconvex_K" else (ALPHA_B, GAMMA_B)
+                P = ODEParams(alpha=ab, gamma=gb, eps=eps, lam=lam)
                 x0 = 0.95 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
                 m0 = 2.0 * rng.standard_normal(x0.shape)
             else:
@@ -130,21 +145,32 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 x0 = 0.3 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
                 m0 = M0_UPHILL * f.grad(x0) + 0.1 * rng.standard_normal(x0.shape)
             c = P.c * (3.0 if variant == "wrong_c" else 1.0)
-            lab = f"K={kappa_label(K)}, f={f.name}, ε={eps:.2f}"
+            lab = f"K={kappa_label(K)}, f={f.name}, α={P.alpha:g}, γ={P.gamma:g}, ε={eps:.2f}"
             if K.smooth:
                 tr = trajectory(K, f, P, x0, m0, T, 2001 if fast else 4001, fine=True, rtol=RTOL_B,
                                 atol=ATOL_B)
-                err, tol, H, D, I = identity_error(K, f, P, tr, c)
+                # the broken variant evaluates H and Δ with α and γ exchanged (the run is honest)
+                Pe = (ODEParams(alpha=P.gamma, gamma=P.alpha, eps=P.eps, lam=P.lam)
+                      if variant == "swap_alpha_gamma" else P)
+                err, tol, H, D, I = identity_error(K, f, Pe, tr, c)
                 cases.append(case(f"(b) {lab}: max_t |H_t − H_0 + ∫Δ| / (H_0 − H_T)", "tight", 0.0, err, tol))
                 series[f"{lab}/minus_int_delta"] = thin(-I[:, 0])
             else:
                 # absolute smoothing width for the Moreau solver (its default scales with |m̃0|,
                 # which the large uphill m0 makes ~50, and then warns about its own error)
-                tr = trajectory(K, f, P, x0, m0, T_A, 401, delta=1e-3)
+                tr = trajectory(K, f, P, x0, m0, T_A, 401, smoothing=1e-3)
                 H = lf.H(K, f.value, tr.x, tr.m, P, c=c)
                 # control ("the check has teeth"): αf alone — H with c = 0 on D — must rise well
                 # above the noise allowance on these same trajectories
                 rise = float(np.max(np.diff(P.alpha * f.value(tr.x), axis=0))) / float(np.max(np.abs(H)))
+                if tr.method == "filippov":
+                    kr = tr.kinks
+                    surf_tol = RTOL * float(np.max(np.abs(tr.m))) + ATOL
+                    cases.append(case(f"(a) {lab} (filippov): residual on the sliding surface max|m̃_i| "
+                                      f"({kr.n_sliding_intervals} sliding intervals, {kr.n_crossings} "
+                                      "crossings)", "invariant", 0.0,
+                                      kr.surface_residual if kr.n_sliding_intervals else float("nan"),
+                                      surf_tol))
                 cases.append(case(f"(a) control {lab} ({tr.method}): −max_t α(f_(t+1) − f_t)/max|H| "
                                   f"≤ −{CONTROL_FACTOR:g}·{H_NOISE:g} (f rises)", "upper",
                                   -CONTROL_FACTOR * H_NOISE, -rise, 0.0))
@@ -162,7 +188,8 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
         tolerance_why=f"(a) increases below {H_NOISE:g}·max|H| are the solver's noise (rtol={RTOL:g}); "
                       f"control: αf must rise by ≥ {CONTROL_FACTOR:g}× that allowance; "
                       f"(b) on solutions at rtol={RTOL_B:g}: Simpson error estimated by Richardson (as "
-                      f"if 2nd order), doubled, plus 100·rtol·max|H|",
+                      f"if 2nd order), doubled, plus 100·rtol·max|H|; Filippov sliding surface: "
+                      f"rtol·max|m̃| + atol of the solver",
         notes="non-smooth K: Filippov/Moreau "
               "solutions of lionk.dynamics.ode. Finding: at rtol=1e-8 DOP853 on huber has a global error in H "
               "of ~2e-6·(H_0 − H_T) (200× rtol; ∇K is only Lipschitz), so (b) uses rtol=1e-11")

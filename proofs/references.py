@@ -2,11 +2,14 @@
 
     minimise  F(x) = α f(x) + (γ/λ) K*(λx)
 
-Each K of the catalogue is translated into its constrained problem by hand (not through
-``Kappa.conj``): a box for l1 (scipy L-BFGS-B), a non-negative box for relu, box + ridge for huber,
-box + entropy barrier for logcosh, a ridge for quadratic (L-BFGS-B), norm balls for l2, lp, linf
-(ℓ1 ball via split variables) and group_l2 (scipy SLSQP), and the spectral-norm ball for nuclear
-(accelerated projected gradient with SVD clipping).
+Each K describes its constrained problem in ``K.constraint_set``
+(:class:`lionk.dynamics.kappa.ConstraintSet`: the kind of D, its radius and the smooth part of K*
+on D), and the problem is written by hand from that record (not through ``Kappa.conj``): a box
+(l1; scipy L-BFGS-B), a non-negative box (relu), box + ridge (huber), box + entropy barrier
+(logcosh), a ridge without constraint (quadratic; L-BFGS-B), norm balls (l2, lp, group_l2; scipy
+SLSQP), the cross-polytope (linf; SLSQP on split variables) and the spectral-norm ball (nuclear;
+accelerated projected gradient with SVD clipping). A new K with one of these kinds gets a
+reference solver by setting ``constraint_set``.
 
 :func:`kkt_residual` is the natural residual ‖x − prox_{h}(x − ∇(αf)(x))‖ of F with
 h(x) = (γ/λ)K*(λx): zero exactly at stationary points of F (for logcosh, ‖x − ∇K(−(α/γ)∇f(x))/λ‖).
@@ -45,48 +48,74 @@ class Reference:
     kkt: float
 
 
-def constraint_value(name: str, x: np.ndarray, lam: float, groups: int = 2) -> float:
-    """λ·(the norm that the §6 table bounds by 1/λ); ≤ 1 means feasible, = 1 means active."""
+def _constraint_set(K):
+    """``K.constraint_set``, or a one-line error when K does not describe its constrained problem."""
+    cs = getattr(K, "constraint_set", None)
+    if cs is None:
+        raise LionKError(f"no reference solver for K={K.name}: it has no constraint_set")
+    return cs
+
+
+def constraint_value(K, x: np.ndarray, lam: float) -> float:
+    """λ·(the norm that the §6 table bounds by 1/λ), over the radius of D; ≤ 1 means feasible, = 1 active.
+
+    Written by hand per constraint kind of ``K.constraint_set`` (NaN when D is everything).
+    """
+    cs = _constraint_set(K)
     x = np.asarray(x, float)
-    if name in ("l1", "huber", "logcosh"):
-        return lam * float(np.max(np.abs(x)))
-    if name == "relu":
-        return lam * float(max(np.max(x), 0.0)) if np.min(x) >= 0 else np.inf
-    if name == "l2":
-        return lam * float(np.linalg.norm(x))
-    if name == "linf":
-        return lam * float(np.sum(np.abs(x)))
-    if name == "group_l2":
-        return lam * float(np.max(np.linalg.norm(x.reshape(-1, groups), axis=1)))
-    if name == "nuclear":
-        return lam * float(np.linalg.norm(x, 2))
-    if name == "lp":
-        raise LionKError("constraint_value for lp needs q; use the Kappa")
-    return np.nan
+    kind = cs.kind
+    if kind == "box":
+        v = lam * float(np.max(np.abs(x)))
+    elif kind == "nonneg_box":
+        v = lam * float(max(np.max(x), 0.0)) if np.min(x) >= 0 else np.inf
+    elif kind == "ball":
+        v = lam * float(np.linalg.norm(x))
+    elif kind == "lq_ball":
+        v = lam * float(np.sum(np.abs(x) ** cs.q) ** (1 / cs.q))
+    elif kind == "cross_polytope":
+        v = lam * float(np.sum(np.abs(x)))
+    elif kind == "group_balls":
+        if not isinstance(cs.groups, int):
+            raise LionKError("constraint_value for group balls supports contiguous integer groups only")
+        v = lam * float(np.max(np.linalg.norm(x.reshape(-1, cs.groups), axis=1)))
+    elif kind == "spectral_ball":
+        v = lam * float(np.linalg.norm(x, 2))
+    else:
+        return np.nan
+    return v / cs.radius
 
 
 def _prox(K, z, lam, gamma_over_alpha):
-    """prox of h/α with h(x) = (γ/λ) K*(λx), step 1, for the catalogue K (closed forms)."""
-    name = K.name
+    """prox of h/α with h(x) = (γ/λ) K*(λx), step 1, from ``K.constraint_set`` (closed forms)."""
+    cs = _constraint_set(K)
     s = gamma_over_alpha
-    if name == "quadratic":  # h = (γλ/2)‖x‖²
-        return z / (1 + s * lam)
-    if name == "huber":  # (γδλ/2)‖x‖² on the box
-        return np.clip(z / (1 + s * K.delta * lam), -1 / lam, 1 / lam)
-    if name in ("l1", "relu", "l2", "linf", "lp", "group_l2", "nuclear"):
+    if cs.penalty == "ridge" and cs.kind == "none":  # h = (γwλ/2)‖x‖²
+        return z / (1 + s * cs.penalty_weight * lam)
+    if cs.penalty == "ridge" and cs.kind == "box":  # (γwλ/2)‖x‖² on the box
+        r = cs.radius / lam
+        return np.clip(z / (1 + s * cs.penalty_weight * lam), -r, r)
+    if cs.penalty == "none" and cs.kind != "none":
         return K.dual_project(lam * z) / lam  # indicator of D/λ
-    raise LionKError(f"no closed-form prox for K={name}")
+    raise LionKError(f"no closed-form prox for K={K.name}")
 
 
 def kkt_residual(K, grad, x, lam, alpha=1.0, gamma=1.0) -> float:
     """Natural residual of F at x (0 exactly at a stationary point); see the module docstring."""
     x = np.asarray(x, float)
     g = alpha * np.asarray(grad(x), float)
-    if K.name == "logcosh":
-        # stationarity: λx = ∇K(m) with m = −(α/γ)∇f(x) (well conditioned, unlike ∇K*(λx))
-        return float(np.linalg.norm(x - np.tanh(-g / (gamma * K.delta)) / lam))
+    cs = _constraint_set(K)
+    if cs.penalty == "entropy":
+        _unit_entropy_box(K, cs)
+        # stationarity: λx = ∇K(m) with m = −(α/γ)∇f(x), ∇K = tanh(·/w) (well conditioned, unlike ∇K*(λx))
+        return float(np.linalg.norm(x - np.tanh(-g / (gamma * cs.penalty_weight)) / lam))
     z = x - g / alpha
     return float(np.linalg.norm(x - _prox(K, z, lam, gamma / alpha)))
+
+
+def _unit_entropy_box(K, cs) -> None:
+    """The entropy penalty is handled for the unit box only (K = w·Σ log cosh(m_i/w))."""
+    if cs.kind != "box" or cs.radius != 1.0:
+        raise LionKError(f"no reference solver for K={K.name}: the entropy penalty needs the unit box")
 
 
 def _lbfgsb(fun, x0, bounds):
@@ -118,41 +147,43 @@ def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, x0=None,
     shape = f.shape
     n = int(np.prod(shape))
     x0 = np.zeros(n) if x0 is None else np.asarray(x0, float).ravel()
-    r = radius_scale / lam
-    name = K.name
+    cs = _constraint_set(K)
+    r = radius_scale * cs.radius / lam
+    kind, penalty = cs.kind, cs.penalty
 
     def fv(xf):
         x = xf.reshape(shape)
         return alpha * float(f.value(x)), alpha * np.asarray(f.grad(x), float).ravel()
 
-    if name in ("l1", "relu"):
-        lo = 0.0 if name == "relu" else -r
+    if kind in ("box", "nonneg_box") and penalty == "none":
+        lo = 0.0 if kind == "nonneg_box" else -r
         x = _lbfgsb(fv, np.clip(x0, lo, r), [(lo, r)] * n)
         method = "L-BFGS-B on the box"
-    elif name == "huber":
-        c = gamma * K.delta * lam  # (γ/λ)(δ/2)‖λx‖² = (γδλ/2)‖x‖²
+    elif kind == "box" and penalty == "ridge":
+        c = gamma * cs.penalty_weight * lam  # (γ/λ)(w/2)‖λx‖² = (γwλ/2)‖x‖²
 
         def fun(xf):
             v, g = fv(xf)
             return v + 0.5 * c * xf @ xf, g + c * xf
         x = _lbfgsb(fun, np.clip(x0, -r, r), [(-r, r)] * n)
         method = "L-BFGS-B on the box, ridge"
-    elif name == "quadratic":
-        c = gamma * lam
+    elif kind == "none" and penalty == "ridge":
+        c = gamma * cs.penalty_weight * lam
 
         def fun(xf):
             v, g = fv(xf)
             return v + 0.5 * c * xf @ xf, g + c * xf
         x = _lbfgsb(fun, x0, None)
         method = "L-BFGS-B, ridge (unconstrained)"
-    elif name == "logcosh":
-        # stationarity of F is λx = ∇K(m) with m = −(α/γ)∇f(x), i.e. λx = tanh(m/δ); in the
+    elif penalty == "entropy":
+        _unit_entropy_box(K, cs)
+        # stationarity of F is λx = ∇K(m) with m = −(α/γ)∇f(x), i.e. λx = tanh(m/w); in the
         # coordinates λx = s·tanh(z) (s = radius_scale) this is the smooth, well-conditioned equation
-        # z + (α s/(γ δ)) ∇f(r tanh z) = 0 — solved by scipy's hybrid Powell method. (Minimising F in
+        # z + (α s/(γ w)) ∇f(r tanh z) = 0 — solved by scipy's hybrid Powell method. (Minimising F in
         # x stalls next to the barrier: tanh z rounds to 1 for z ≳ 19.)
         from scipy.optimize import root
 
-        d = K.delta
+        d = cs.penalty_weight
 
         def G(z):
             return z + (alpha * radius_scale / (gamma * d)) * fv(r * np.tanh(z))[1] / alpha
@@ -161,12 +192,14 @@ def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, x0=None,
         sol = root(G, z0, method="hybr", options={"xtol": 1e-14})
         x = r * np.tanh(sol.x)
         method = "scipy root (hybr) of the stationarity equation in λx = tanh z"
-    elif name == "l2":
+    elif penalty != "none":
+        raise LionKError(f"no reference solver for K={K.name}: penalty {penalty!r} on a {kind} constraint")
+    elif kind == "ball":
         cons = [{"type": "ineq", "fun": lambda xf: r * r - xf @ xf, "jac": lambda xf: -2 * xf}]
         x = _slsqp(fv, x0, cons)
         method = "SLSQP, Euclidean ball"
-    elif name == "lp":
-        q = K.q
+    elif kind == "lq_ball":
+        q = cs.q
 
         def cfun(xf):
             return 1.0 - np.sum(np.abs(xf / r) ** q)
@@ -175,7 +208,7 @@ def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, x0=None,
             return -q * np.sign(xf) * np.abs(xf / r) ** (q - 1) / r
         x = _slsqp(fv, x0, [{"type": "ineq", "fun": cfun, "jac": cjac}])
         method = f"SLSQP, ℓ{q:g} ball"
-    elif name == "linf":  # ℓ1 ball via x = u − v, u, v ≥ 0, Σ(u + v) ≤ r
+    elif kind == "cross_polytope":  # ℓ1 ball via x = u − v, u, v ≥ 0, Σ(u + v) ≤ r
 
         def fun(uv):
             v, g = fv(uv[:n] - uv[n:])
@@ -185,8 +218,8 @@ def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, x0=None,
         uv = _slsqp(fun, uv0, cons, bounds=[(0, None)] * (2 * n))
         x = uv[:n] - uv[n:]
         method = "SLSQP, ℓ1 ball (split variables)"
-    elif name == "group_l2":
-        size = K.params["groups"]
+    elif kind == "group_balls":
+        size = cs.groups
         if not isinstance(size, int):
             raise LionKError("reference for group_l2 supports contiguous integer groups only")
         cons = []
@@ -203,11 +236,11 @@ def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, x0=None,
             cons.append({"type": "ineq", "fun": cf, "jac": cj})
         x = _slsqp(fv, x0, cons)
         method = "SLSQP, one ball per group"
-    elif name == "nuclear":
+    elif kind == "spectral_ball":
         x = _spectral_pgd(f, shape, r, alpha, x0.reshape(shape))
         method = "accelerated projected gradient, SVD clipping"
     else:
-        raise LionKError(f"no reference solver for K={name}")
+        raise LionKError(f"no reference solver for K={K.name}")
     x = x.reshape(shape)
     Fx = alpha * float(f.value(x)) + _h(K, x, lam, gamma, radius_scale)
     res = kkt_residual(K, f.grad, x, lam, alpha, gamma) if radius_scale == 1.0 else np.nan
@@ -215,16 +248,15 @@ def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, x0=None,
 
 
 def _h(K, x, lam, gamma, radius_scale):
-    """(γ/λ)K*(λx) written by hand for the reference's own F value."""
+    """(γ/λ)K*(λx) written by hand (from ``K.constraint_set``) for the reference's own F value."""
+    cs = _constraint_set(K)
     y = lam * np.asarray(x, float).ravel() / radius_scale
-    if K.name == "quadratic":
-        return 0.5 * gamma * lam * float(x.ravel() @ x.ravel())
-    if K.name == "huber":
-        return 0.5 * gamma * K.delta * lam * float(x.ravel() @ x.ravel())
-    if K.name == "logcosh":
+    if cs.penalty == "ridge":
+        return 0.5 * gamma * cs.penalty_weight * lam * float(x.ravel() @ x.ravel())
+    if cs.penalty == "entropy":
         yc = np.clip(y, -1 + 1e-16, 1 - 1e-16)
         ent = 0.5 * (1 + yc) * np.log1p(yc) + 0.5 * (1 - yc) * np.log1p(-yc)
-        return (gamma / lam) * K.delta * float(ent.sum())
+        return (gamma / lam) * cs.penalty_weight * float(ent.sum())
     return 0.0  # indicators: the solver keeps x feasible
 
 

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from lionk.atomic import atomic_path, ensure_writable_dir
 
 from . import registry
-from .record import TheoremCheck, to_jsonable
+from .record import TheoremCheck, case, make_check, to_jsonable
 
 __all__ = ["Report", "run", "write_report", "format_table", "format_value"]
 
@@ -64,9 +64,28 @@ def run(only=None, *, fast: bool = True, seed: int = 0,
         if hasattr(it, "set_description"):
             it.set_description(f"claim {claim.id}: {claim.title}")
         t0 = time.perf_counter()
-        checks.append(claim.check(fast=fast, seed=seed))
+        checks.append(_run_one(claim, fast, seed))
         seconds[claim.id] = round(time.perf_counter() - t0, 3)
     return Report(tuple(checks), seconds, fast, seed)
+
+
+def _run_one(claim, fast: bool, seed: int) -> TheoremCheck:
+    """Run one claim; an exception becomes that claim's failed verdict (the other claims still run).
+
+    A claim that raises has not been checked: its record says so (one case, measured NaN, so the
+    verdict is "fail" by the rule of :func:`lionk.proofs.record.case`) and names the exception.
+    KeyboardInterrupt and SystemExit are not caught.
+    """
+    try:
+        return claim.check(fast=fast, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - reported as the claim's verdict, never swallowed
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return make_check(
+            id=claim.id, title=claim.title, statement=f"(not checked: the claim raised {msg})",
+            reference="", kind="invariant", cases=[case(f"claim raised {msg}", "invariant", 0.0,
+                                                        float("nan"), 0.0, error=msg)],
+            tolerance_why="none: the claim did not run to the end", seed=seed, fast=fast,
+            notes=f"error: {msg}")
 
 
 def format_value(v) -> str:

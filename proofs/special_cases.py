@@ -160,9 +160,12 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 f"signed_{nm[:6]}_{i}")
         # Frank-Wolfe with constant step ελ over C/λ
         lam, el = 0.5, 0.1
-        for kname, kind in [("l1", "box"), ("linf", "l1ball"), ("l2", "l2ball"), ("nuclear", "spectral")]:
+        # the linear minimisation oracle of each K's constraint set (frank_wolfe's names for them)
+        fw_kind = {"box": "box", "cross_polytope": "l1ball", "ball": "l2ball", "spectral_ball": "spectral"}
+        for kname in ("l1", "linf", "l2", "nuclear"):
             K = kappa_mod.get(kname)
-            if kname == "nuclear":
+            kind = fw_kind[K.constraint_set.kind]
+            if K.event_ndim == 2:
                 fm = objectives.get("matrix_lsq", seed=int(rng.integers(1 << 30)))
                 xm0 = rng.standard_normal(fm.shape)
             else:

@@ -5,20 +5,9 @@ import pytest
 
 from lionk.dynamics import kappa as kappa_mod
 
-#: catalogue entries with the parameters the tests use (non-default where it matters)
-KAPPA_CASES = [
-    ("l1", {}),
-    ("l2", {}),
-    ("lp", {"p": 3.0}),
-    ("lp", {"p": 1.5}),
-    ("linf", {}),
-    ("quadratic", {}),
-    ("huber", {"delta": 0.7}),
-    ("logcosh", {"delta": 0.5}),
-    ("relu", {}),
-    ("group_l2", {"groups": 2}),
-    ("nuclear", {}),
-]
+#: catalogue entries with the parameters the tests use (each class's ``example_params``, non-default where
+#: it matters): one list, :func:`lionk.dynamics.kappa.catalogue_cases`, used everywhere
+KAPPA_CASES = [(c.name, c.params) for c in kappa_mod.catalogue_cases()]
 
 
 def kappa_id(case):

@@ -1,6 +1,6 @@
 """`lionk check`, lionk.lyapunov.checks and the pytest helpers of lionk.lyapunov.testing.
 
-References used here are independent of lyapunov/checks.py: a PyTorch-style Lion loop written out
+References used here are independent of lyapunov/checks/: a PyTorch-style Lion loop written out
 by hand (as lion-pytorch implements it, momentum = +EMA of gradients), lionk.dynamics.discrete.simulate
 for the explicit/implicit equivalence, and lionk.lyapunov.functions.discrete_step_terms (which takes the
 step itself) for the §5b terms.
@@ -17,7 +17,11 @@ from lionk.dynamics import discrete, kappa as kappa_mod, objectives
 from lionk.dynamics.kappa import Kappa
 from lionk.dynamics.params import LionParams
 from lionk.cli import main
-from lionk.lyapunov import checks
+from lionk.commands.check import EXIT_INCONCLUSIVE, exit_code
+from lionk.errors import LionKError
+from lionk.lyapunov.checks.discrete import check_discrete_run, check_simulated_discrete
+from lionk.lyapunov.checks.ode import check_ode
+from lionk.lyapunov.checks.verdicts import SKIP, TOL, CheckResult, RunReport, RunSetup
 from lionk.lyapunov.functions import discrete_step_terms
 from lionk.lyapunov.testing import assert_constraint_reached, assert_lyapunov_nonincreasing
 
@@ -120,13 +124,13 @@ def test_discrete_terms_match_the_independent_step_terms(name, params, quad):
     x0 = 1.5 * np.random.default_rng(1).standard_normal((3, 8))  # λx0 mostly inside D
     run = discrete.simulate(K, quad.grad, x0, lr=p.lr, betas=p.betas, weight_decay=p.weight_decay, steps=120,
                             decay="implicit")
-    cs = by_name(checks.check_discrete_run(K, run.x, run.m, lr=p.lr, weight_decay=p.weight_decay, decay="implicit",
+    cs = by_name(check_discrete_run(K, run.x, run.m, lr=p.lr, weight_decay=p.weight_decay, decay="implicit",
                                            grad=quad.grad(run.x[:-1]), f=quad.value(run.x), L=quad.L))
     ref = []
     for t in range(run.x.shape[0] - 1):
         st = discrete_step_terms(K, quad.value, quad.grad, run.x[t], run.m[t], p)
-        inside = (K.dual_dist(p.weight_decay * run.x[t]) <= checks.TOL) & (
-            K.dual_dist(p.weight_decay * run.x[t + 1]) <= checks.TOL)
+        inside = (K.dual_dist(p.weight_decay * run.x[t]) <= TOL) & (
+            K.dual_dist(p.weight_decay * run.x[t + 1]) <= TOL)
         ref.append(np.where(inside, st.margin(quad.L, p.lr), np.inf))
     ref = np.array(ref)
     assert np.isfinite(ref).sum() == cs["lyapunov_discrete_L"].n_checked > 100
@@ -141,9 +145,9 @@ def test_l_free_form_holds_for_nonconvex_f_and_noisy_gradients():
     K = kappa_mod.get("logcosh", delta=0.3)
     x0 = np.random.default_rng(2).standard_normal((4, 5))
     run = discrete.simulate(K, f.grad, x0, lr=0.03, weight_decay=0.7, steps=300, noise_std=2.0, seed=5)
-    cs = by_name(checks.check_discrete_run(K, run.x, run.m, lr=0.03, weight_decay=0.7))  # grad inferred from m
+    cs = by_name(check_discrete_run(K, run.x, run.m, lr=0.03, weight_decay=0.7))  # grad inferred from m
     assert cs["lyapunov_discrete"].passed and cs["lyapunov_discrete"].n_checked > 1000
-    assert cs["delta_discrete_nonnegative"].passed
+    assert cs["dissipation_discrete_nonnegative"].passed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,11 +155,11 @@ def test_l_free_form_holds_for_nonconvex_f_and_noisy_gradients():
 # ---------------------------------------------------------------------------------------------
 def test_nonconvex_k_is_caught(quad):
     x0 = 0.5 * np.random.default_rng(0).standard_normal((3, 8))
-    cs = by_name(checks.check_simulated_discrete(NonConvex(), quad, x0, lr=0.05, weight_decay=0.5, steps=300))
+    cs = by_name(check_simulated_discrete(NonConvex(), quad, x0, lr=0.05, weight_decay=0.5, steps=300))
     assert cs["step_in_D"].passed and cs["phase1_rate"].passed  # its gradient stays in D ...
-    assert cs["delta_discrete_nonnegative"].failed  # ... but it is not monotone
+    assert cs["dissipation_discrete_nonnegative"].failed  # ... but it is not monotone
     assert cs["lyapunov_discrete"].failed
-    assert "not monotone" in cs["delta_discrete_nonnegative"].detail
+    assert "not monotone" in cs["dissipation_discrete_nonnegative"].detail
 
 
 def test_nonconvex_k_is_caught_in_the_ode(quad):
@@ -163,8 +167,8 @@ def test_nonconvex_k_is_caught_in_the_ode(quad):
 
     x0 = 0.5 * np.random.default_rng(0).standard_normal((2, 8))
     m0 = 5 * np.random.default_rng(1).standard_normal((2, 8))  # |m̃| > 1, where k' decreases
-    cs = by_name(checks.check_ode(NonConvex(), quad, x0, ode_from_discrete(0.05, 0.9, 0.99, 0.5), t_end=3.0, m0=m0))
-    assert cs["delta_nonnegative"].failed
+    cs = by_name(check_ode(NonConvex(), quad, x0, ode_from_discrete(0.05, 0.9, 0.99, 0.5), t_end=3.0, m0=m0))
+    assert cs["dissipation_nonnegative"].failed
 
 
 def test_helper_raises_with_the_cli_diagnosis(quad):
@@ -452,15 +456,14 @@ def test_user_objective_module(tmp_path, capsys, monkeypatch):
 
 
 def test_failing_simulation_exits_1_with_first_step(capsys, monkeypatch):
-    kappa_mod._REGISTRY["test_nonconvex"] = NonConvex
-    monkeypatch.setattr(kappa_mod, "NAMES", tuple(kappa_mod._REGISTRY))
+    kappa_mod.register("test_nonconvex", NonConvex)
     try:
         code, out, _ = run_cli(["check", "--kappa", "test_nonconvex", "--objective", "quadratic", "--lr", "0.05",
                                 "--weight-decay", "0.5", "--init-scale", "0.5", "--dim", "8", "--seed", "3"], capsys)
     finally:
-        del kappa_mod._REGISTRY["test_nonconvex"]
+        kappa_mod.unregister("test_nonconvex")
     assert code == 1
-    assert "FAIL delta_discrete_nonnegative[discrete]: first failure at step" in out
+    assert "FAIL dissipation_discrete_nonnegative[discrete]: first failure at step" in out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,7 +593,7 @@ def test_all_lyapunov_checks_skipped_is_inconclusive_not_pass(tmp_path, capsys):
     argv = ["check", "--kappa", "l1", "--objective", "quadratic", "--lr", "0.001", "--weight-decay", "0.5",
             "--steps", "10", "--init-scale", "100"]
     code, out, err = run_cli(argv + ["--json", str(tmp_path / "r.json")], capsys)
-    assert code == checks.EXIT_INCONCLUSIVE == 4, out + err
+    assert code == EXIT_INCONCLUSIVE == 4, out + err
     assert "verdict: INCONCLUSIVE: lyapunov_discrete[discrete] checked nothing" in out
     assert "--steps" in out and "start inside D" in out  # what to change
     rep = json.loads((tmp_path / "r.json").read_text())
@@ -622,12 +625,12 @@ def test_default_starts_check_both_phase1_and_lyapunov(capsys):
 
 def test_report_status_rules():
     def c(name, status, n=1):
-        return checks.Check(name, "discrete", status, "", 1e-9, n_checked=n if status != checks.SKIP else 0)
+        return CheckResult(name, "discrete", status, "", 1e-9, n_checked=n if status != SKIP else 0)
 
-    setup = checks.RunSetup({}, None, None, "", ())
+    setup = RunSetup({}, None, None, "", ())
 
     def status(*cs):
-        return checks.CheckReport(tuple(cs), setup).status
+        return RunReport(tuple(cs), setup).status
 
     assert status(c("phase1_rate", "pass"), c("lyapunov_discrete", "pass")) == "pass"
     assert status(c("phase1_rate", "pass"), c("lyapunov_discrete", "skip")) == "inconclusive"
@@ -635,7 +638,7 @@ def test_report_status_rules():
     assert status(c("phase1_rate", "fail"), c("lyapunov_discrete", "skip")) == "fail"  # a failure wins
     assert status(c("phase1_rate", "pass"), c("lyapunov_discrete_L", "skip")) == "pass"  # not a core check
     assert status(c("stays_in_D", "skip")) == "inconclusive"  # nothing ran at all
-    assert checks.CheckReport((c("phase1_rate", "pass"), c("lyapunov_ode", "skip")), setup).exit_code == 4
+    assert exit_code(RunReport((c("phase1_rate", "pass"), c("lyapunov_ode", "skip")), setup)) == 4
 
 
 def test_helpers_raise_when_a_core_check_evaluated_nothing(quad):
@@ -657,10 +660,10 @@ def test_tolerances_are_capped(argv, fragment, capsys):
 def test_library_refuses_loose_tolerances(quad):
     K = kappa_mod.get("l1")
     x0 = np.zeros((1, 8))
-    with pytest.raises(checks.LionKError, match="ODE tolerance"):
-        checks.check_ode(K, quad, x0, LionParams(0.01, 0.9, 0.99, 0.5).to_ode(), t_end=0.1, tol=10)
-    with pytest.raises(checks.LionKError, match="tolerance"):
-        checks.check_simulated_discrete(K, quad, x0, lr=0.01, weight_decay=0.5, steps=5, tol=1.0)
+    with pytest.raises(LionKError, match="ODE tolerance"):
+        check_ode(K, quad, x0, LionParams(0.01, 0.9, 0.99, 0.5).to_ode(), t_end=0.1, tol=10)
+    with pytest.raises(LionKError, match="tolerance"):
+        check_simulated_discrete(K, quad, x0, lr=0.01, weight_decay=0.5, steps=5, tol=1.0)
 
 
 def test_loose_tolerance_does_not_count_states_outside_d_as_inside():
@@ -675,12 +678,12 @@ def test_loose_tolerance_does_not_count_states_outside_d_as_inside():
     x0 = np.full((1, 8), 0.5 / lam)
     x0[0, 0] = 1.005 / lam
     assert K.dual_dist(lam * x0)[0] == pytest.approx(5e-3, rel=1e-9)
-    cs = by_name(checks.check_simulated_discrete(K, grad, x0, lr=0.01, weight_decay=lam, steps=20, tol=1e-2))
+    cs = by_name(check_simulated_discrete(K, grad, x0, lr=0.01, weight_decay=lam, steps=20, tol=1e-2))
     assert cs["lyapunov_discrete"].status == "skip" and cs["stays_in_D"].status == "skip"
     assert cs["phase1_rate"].status == "pass"
     # started inside D, every step is checked at the same loose tol (membership = rounding level 1e-9)
     x1 = np.full((1, 8), 0.9 / lam)
-    cs1 = by_name(checks.check_simulated_discrete(K, grad, x1, lr=0.01, weight_decay=lam, steps=20, tol=1e-2))
+    cs1 = by_name(check_simulated_discrete(K, grad, x1, lr=0.01, weight_decay=lam, steps=20, tol=1e-2))
     assert cs1["lyapunov_discrete"].status == "pass" and cs1["lyapunov_discrete"].n_checked == 20
 
 

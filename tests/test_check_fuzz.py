@@ -266,7 +266,7 @@ def _deadline(seconds):
     """Raise :class:`_Hang` in the main thread after ``seconds`` of wall time.
 
     A watchdog thread sends SIGUSR1 to the main thread: unlike ``signal.alarm`` this cannot be
-    cancelled by code under test that uses SIGALRM/ITIMER_REAL itself (lionk.lyapunov.user_kappa
+    cancelled by code under test that uses SIGALRM/ITIMER_REAL itself (lionk.lyapunov.expression_kappa
     bounds its sympy calls that way).
     """
     main_id = threading.main_thread().ident

@@ -7,7 +7,8 @@ import pytest
 
 from lionk.errors import LionKError
 from lionk import cli, figures
-from lionk.figures import data
+from lionk.figures.common import constrained_optimum
+from lionk.figures.fig2_trajectories import FIG2_KAPPAS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -97,10 +98,10 @@ def test_marked_optimum_is_a_kkt_point():
     from lionk.proofs.references import kkt_residual
 
     f = objectives.get("quadratic", dim=2, seed=9, cond=5.0, center_scale=1.5)
-    for name, prm in data.FIG2_KAPPAS:
+    for name, prm in FIG2_KAPPAS:
         K = kappa_mod.get(name, **prm)
         ode = ODEParams(1.0, 1.0, 0.1, 1.25)
-        x = data.constrained_optimum(K, f, ode, np.zeros(2))
+        x = constrained_optimum(K, f, ode, np.zeros(2))
         # scipy's solvers stop at ftol 1e-15 on O(1) values: residual ~1e-7 in x at worst
         assert kkt_residual(K, f.grad, x, 1.25) < 1e-6, name
 
@@ -159,7 +160,7 @@ def test_fig6_tradeoff_from_claim_10_larger_lambda_worse_optimum_sooner(small):
     # same f*_λ as claim 10's reference, to the solvers' tolerances
     f = objectives.get("logistic", dim=5, seed=0)
     for lam, fs in zip(d.lams, d.f_star):
-        x = data.constrained_optimum(kappa_mod.get("l1"), f, ODEParams(1.0, 1.0, 0.1, float(lam)), np.zeros(5))
+        x = constrained_optimum(kappa_mod.get("l1"), f, ODEParams(1.0, 1.0, 0.1, float(lam)), np.zeros(5))
         assert float(f.value(x)) == pytest.approx(fs, abs=1e-9)
     # Lion ends within claim 10's tolerance (1e-3, ~20× its O(lr) hover level) of each f*_λ
     assert np.all(np.abs(d.loss[:, -1] - d.f_star) <= 1e-3)

@@ -150,7 +150,7 @@ def test_filippov_agrees_with_moreau_smoothing(name):
     x0 = np.array([2.0, -1.0, 0.5, 3.0])
     te = np.linspace(0, 5, 11)
     a = ode.simulate(name, grad, x0, params=P_SLIDE, t_span=(0, 5), t_eval=te, hvp=_hvp(f))
-    b = ode.simulate(name, grad, x0, params=P_SLIDE, t_span=(0, 5), t_eval=te, method="moreau", delta=5e-3,
+    b = ode.simulate(name, grad, x0, params=P_SLIDE, t_span=(0, 5), t_eval=te, method="moreau", smoothing=5e-3,
                      rtol=1e-9, atol=1e-11)
     assert a.kinks.n_sliding_intervals > 0
     err = np.max(np.abs(a.x - b.x))
@@ -229,7 +229,7 @@ def test_order_moreau_in_delta():
     x0 = np.full(6, 3.0)
     ref = ode.simulate("l1", f, x0, params=P_SLIDE, t_span=(0, 4), t_eval=te, rtol=1e-12, atol=1e-14, hvp=_hvp(f))
     deltas = np.array([0.02, 0.01, 0.005])
-    runs = [ode.simulate("l1", f, x0, params=P_SLIDE, t_span=(0, 4), t_eval=te, method="moreau", delta=d,
+    runs = [ode.simulate("l1", f, x0, params=P_SLIDE, t_span=(0, 4), t_eval=te, method="moreau", smoothing=d,
                          rtol=1e-10, atol=1e-12) for d in deltas]
     errs = [np.max(np.abs(r.x - ref.x)) for r in runs]
     ests = [r.kinks.error_estimate for r in runs]

@@ -117,7 +117,8 @@ def test_claim3_nonsmooth_checks_have_teeth():
     assert len(control) == 7 and all(c.passed for c in control)
     wrong = registry.get("3").check(fast=True, seed=0, variant="wrong_c")
     nonsmooth = [c for c in wrong.cases
-                 if c.label.startswith("(a) K=") and ("(filippov)" in c.label or "(moreau)" in c.label)]
+                 if c.label.startswith("(a) K=") and ("(filippov)" in c.label or "(moreau)" in c.label)
+                 and "sliding surface" not in c.label]
     assert len(nonsmooth) == 7 and not any(c.passed for c in nonsmooth)
 
 
@@ -132,3 +133,38 @@ def test_claim7_catches_a_radius_off_by_5e_4(monkeypatch):
 
     monkeypatch.setattr(references, "solve", solve)
     assert registry.get("7").check(fast=True, seed=0).verdict == "fail"
+
+
+def test_a_claim_that_raises_becomes_its_failed_verdict(monkeypatch):
+    """A claim that raises must not stop the run: its record fails and names the error."""
+    from lionk.proofs import phase1_discrete, runner
+
+    def boom(fast=True, seed=0, variant="honest"):
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(phase1_discrete, "check", boom)
+    rep = runner.run("2,8", fast=True, seed=0)
+    by_id = {c.id: c for c in rep.checks}
+    assert by_id["2"].verdict == "fail" and "ZeroDivisionError: injected" in by_id["2"].notes
+    assert by_id["8"].verdict == "pass"  # the other claim still ran
+    assert not rep.passed
+    assert "claim raised" in runner.format_table(rep.checks) or by_id["2"].cases[0].label.startswith("claim raised")
+
+
+def test_claim4_kkt_of_x_T_does_not_lean_on_the_reference():
+    """Under ``wrong_lambda`` (a broken reference) the distance cases fail but the KKT residual of
+    x_T passes: it is computed at x_T with the dynamics' λ. Computing it at the reference point
+    (or with the reference's λ) would make these KKT cases fail here."""
+    chk = registry.get("4").check(fast=True, seed=0, variant="wrong_lambda")
+    kkt = [c for c in chk.cases if "KKT residual of x_T" in c.label]
+    dist = [c for c in chk.cases if "‖x_T − x_ref‖" in c.label]
+    assert kkt and dist
+    assert all(c.passed for c in kkt)
+    assert all(not c.passed for c in dist)
+
+
+def test_claim3_reports_the_filippov_surface_residual():
+    chk = registry.get("3").check(fast=True, seed=0)
+    surf = [c for c in chk.cases if "sliding surface" in c.label]
+    assert {("K=l1" in c.label) or ("K=relu" in c.label) for c in surf} == {True} and len(surf) == 2
+    assert all(c.passed and 0 <= c.measured <= c.tol for c in surf)

@@ -21,7 +21,7 @@ def test_generic_identity_is_exactly_zero(d):
     r = symbolic.generic_identity(d)
     assert r.proved and r.residual == 0
     # the derivative symbols really are the abstract gradients at the four points
-    names = {str(s) for s in r.dH_dt.free_symbols | r.delta.free_symbols}
+    names = {str(s) for s in r.dH_dt.free_symbols | r.dissipation.free_symbols}
     assert {f"gK_mt_{d}", f"gK_m_{d}", f"gKstar_lamx_{d}", f"gf_x_{d}"} <= names
 
 
@@ -30,7 +30,7 @@ def test_wrong_coefficient_is_not_an_identity():
     s = symbolic.ode_symbols()
     wrong = (1 - s["eps"] * s["gamma"]) / (1 + 2 * s["eps"] * s["lam"])
     D = symbolic._derive(symbolic._abstract_kfuncs(), 2, s, c=wrong)
-    ok, res = symbolic._is_zero(D["canon"](D["dHdt"]) + D["canon"](D["delta"]))
+    ok, res = symbolic._is_zero(D["canon"](D["dHdt"]) + D["canon"](D["dissipation"]))
     assert not ok and res != 0
 
 
@@ -81,7 +81,7 @@ def test_concrete_identity_detects_a_wrong_conjugate_gradient():
 def test_concrete_identity_out_of_time_is_undecided(expr):
     """Softplus used to hang in the rational normal form (outside any time limit, > 300 s); now the
     whole zero test shares one budget and running out is 'undecided', neither proved nor failed."""
-    from lionk.lyapunov.user_kappa import from_expression
+    from lionk.lyapunov.expression_kappa import from_expression
 
     spec = from_expression(expr).sym_spec
     r = symbolic.concrete_identity(spec, seconds=1.0)
@@ -97,7 +97,7 @@ def test_zero_test_budget_covers_the_normal_form():
 
 
 @pytest.mark.parametrize("case", KAPPA_CASES, ids=[kappa_id(c) for c in KAPPA_CASES])
-def test_fd_dH_dt_matches_delta_along_trajectory(case):
+def test_fd_dH_dt_matches_dissipation_along_trajectory(case):
     """Central-difference dH/dt along an RK4 trajectory equals −Δ within its Richardson tolerance."""
     K = kappa_mod.get(case[0], **case[1])
     f = objective_for(K, 4, 0)
@@ -113,15 +113,15 @@ def test_fd_dH_dt_matches_delta_along_trajectory(case):
         assert w.max_ratio > 10.0
 
 
-def test_delta_at_eps_zero_is_the_limit():
+def test_dissipation_at_eps_zero_is_the_limit():
     """Δ is continuous in ε at 0 (its second term is O(ε)), and matches dH/dt at ε = 0."""
     K = kappa_mod.get("logcosh")
     f = objective_for(K, 4, 0)
     rng = np.random.default_rng(0)
     x = 0.5 * rng.uniform(-1, 1, (16, 4))
     m = rng.standard_normal((16, 4))
-    d0 = functions.delta(K, f.grad, x, m, ODEParams(1.0, 1.0, 0.0, 1.0))
-    d1 = functions.delta(K, f.grad, x, m, ODEParams(1.0, 1.0, 1e-7, 1.0))
+    d0 = functions.dissipation(K, f.grad, x, m, ODEParams(1.0, 1.0, 0.0, 1.0))
+    d1 = functions.dissipation(K, f.grad, x, m, ODEParams(1.0, 1.0, 1e-7, 1.0))
     # Δ(ε) − Δ(0) = O(ε) with O(1) constants here: 1e-7 · (sizes ~ 1e2) → 1e-5 bound
     assert np.max(np.abs(d1 - d0)) < 1e-4
     h = functions.dH_dt(K, f.grad, x, m, ODEParams(1.0, 1.0, 0.0, 1.0))
@@ -164,7 +164,7 @@ def test_compiled_matches_hand_written(name, params):
     g = f.grad(x)
     # same formulas, different evaluation order: rounding only (values ~1e1..1e2)
     np.testing.assert_allclose(C.H(f.value, x, m, ODE), functions.H(K, f.value, x, m, ODE), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(C.delta(x, m, g, ODE), functions.delta(K, f.grad, x, m, ODE), rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(C.dissipation(x, m, g, ODE), functions.dissipation(K, f.grad, x, m, ODE), rtol=1e-12, atol=1e-11)
     np.testing.assert_allclose(C.dH_dt(x, m, g, ODE), functions.dH_dt(K, f.grad, x, m, ODE), rtol=1e-12, atol=1e-11)
 
 

@@ -8,7 +8,8 @@ from lionk.dynamics import kappa as kappa_mod
 from lionk.errors import LionKError
 from lionk.dynamics.kappa import Kappa
 from lionk.dynamics.params import ODEParams
-from lionk.lyapunov.user_kappa import ExprKappa, from_expression, from_object
+from lionk.lyapunov.expression_kappa import ExprKappa, from_expression
+from lionk.lyapunov.object_kappa import from_object
 from lionk.lyapunov.verify import verify_kappa
 
 

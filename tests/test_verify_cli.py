@@ -140,7 +140,7 @@ def test_verify_with_no_checkable_trajectory_point_is_inconclusive_not_failed(mo
     from lionk.lyapunov.verify import verify_kappa
 
     e = np.empty(0)
-    monkeypatch.setattr(verify, "fd_check", lambda *a, **k: trajectory.FDCheck(e, e, e, e, e, excluded=7, checked=0,
+    monkeypatch.setattr(verify, "fd_check", lambda *a, **k: trajectory.FDComparison(e, e, e, e, e, excluded=7, checked=0,
                                                                                 h=2e-3))
     from lionk.dynamics.params import ODEParams
     r = verify_kappa("quadratic", ODEParams(1.0, 2.0, 0.3, 0.5), samples=20, use_symbolic=False)
@@ -154,7 +154,7 @@ def test_verify_symbolic_time_out_is_undecided_not_failed(monkeypatch):
 
     from lionk.dynamics.params import ODEParams
     from lionk.lyapunov import symbolic, verify
-    from lionk.lyapunov.user_kappa import from_expression
+    from lionk.lyapunov.expression_kappa import from_expression
 
     def out_of_time(spec):
         return symbolic.IdentityResult(False, sympy.Symbol("<sympy could not simplify the residual within 1 s>"), 2,
@@ -205,7 +205,7 @@ def test_counterexample_stays_inside_half_line_domain():
 
     from lionk.dynamics.params import ODEParams
     from lionk.lyapunov.counterexample import find_counterexample
-    from lionk.lyapunov.user_kappa import from_expression
+    from lionk.lyapunov.expression_kappa import from_expression
     from lionk.lyapunov.verify import objective_for
 
     K = from_expression("exp(u)")

@@ -3,8 +3,9 @@
 Exit codes: 0 every check holds (PASS), 1 a check failed (the summary names the first failing step
 and state), 2 usage error or bad input (one line on stderr), 4 INCONCLUSIVE: no check failed but a
 core check (Lyapunov decrease, Phase 1) evaluated nothing, e.g. λx never entered D; the summary says
-what to change. ``--allow-skipped`` turns 4 into 0. (3 is the CLI's internal-error code.) See :mod:`lionk.lyapunov.checks` for what each
-check asserts and ``docs/recorded-runs.md`` for how to save a run from PyTorch or numpy.
+what to change. ``--allow-skipped`` turns 4 into 0. (3 is the CLI's internal-error code.) See
+:mod:`lionk.lyapunov.checks` for what each check asserts and ``docs/recorded-runs.md`` for how to save
+a run from PyTorch or numpy.
 """
 
 from __future__ import annotations
@@ -17,15 +18,33 @@ import warnings
 import numpy as np
 
 from lionk.errors import LionKError, LionKWarning
-from lionk.dynamics.params import LionParams, ODEParams
-from lionk.lyapunov import checks
+from lionk.dynamics.params import ODE_NAMES, LionParams, euler_lr, resolve_params
+from lionk.lyapunov.checks.discrete import check_discrete_run, check_simulated_discrete, implicit_lr
+from lionk.lyapunov.checks.ode import check_ode
+from lionk.lyapunov.checks.verdicts import (FAIL, INCONCLUSIVE, MAX_ODE_TOL, MAX_TOL, ODE_TOL, PASS, TOL,
+                                            TOL_FLOAT16, TOL_FLOAT32, RunReport, RunSetup, auto_tol)
+from lionk.recorded import MAX_ELEMENTS, load_recorded_run
+from lionk.user_objective import load_objective
 
-from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args,
+from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, flag, kappa_from_args,
                     params_from_args, positive_int, seed_int, write_json)
+
+#: Exit status of ``lionk check`` per verdict (2: usage error; 3: the CLI's internal-error code).
+EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 4
+#: Largest |λx0| (max over coordinates) of a simulated start that ``lionk check`` accepts. The
+#: tolerances are absolute; the float64 rounding of one step is ~2.2e-16·|λx| (step_in_D recovers the
+#: direction from λx_(t+1) − (1−θ)λx_t), i.e. 2e-10 at |λx| = 1e6, below TOL = 1e-9. Measured: no
+#: false failure with |λx| up to ~3e6, step_in_D fails spuriously (2.3e-9) at ~3e7.
+MAX_STATE = 1e6
 
 #: defaults of simulate mode when no hyper-parameter is given (documented in --help)
 DEFAULT_LR = 0.01
 DEFAULT_WD = 0.1
+
+def exit_code(report: RunReport) -> int:
+    """The exit status of a report's verdict: :data:`EXIT_PASS`, :data:`EXIT_FAIL` or :data:`EXIT_INCONCLUSIVE`."""
+    return {PASS: EXIT_PASS, FAIL: EXIT_FAIL, INCONCLUSIVE: EXIT_INCONCLUSIVE}[report.status]
+
 
 EPILOG = """\
 what is checked (absolute tolerances; a step passes when bound - observed >= -tol):
@@ -38,9 +57,9 @@ what is checked (absolute tolerances; a step passes when bound - observed >= -to
   momentum_update      m_{t+1} = beta2 m_t - (1-beta2) g_t (recorded runs with grad)
   lyapunov_discrete    H_d(t+1) - H_d(t) - B_f(t) <= -eps*Delta_t (math file 5b; explicit decay with
                        lr is checked as implicit decay with lr/(1 - lr*wd), the same run)
-  delta_discrete_nonnegative   eps*Delta_t >= 0 (fails for a non-convex K)
+  dissipation_discrete_nonnegative   eps*Delta_t >= 0 (fails for a non-convex K)
   lyapunov_discrete_L  5b as stated, with f values and --lipschitz (or a built-in objective's L)
-  lyapunov_ode, delta_nonnegative, phase1_rate_ode, stays_in_D_ode   (--mode ode|both)
+  lyapunov_ode, dissipation_nonnegative, phase1_rate_ode, stays_in_D_ode   (--mode ode|both)
 
 defaults: simulate mode uses lr=0.01, weight_decay=0.1 (beta1 0.9, beta2 0.99) unless given; a recorded run
 needs the values used in training (--lr and --weight-decay, or --alpha --gamma --eps --lam with --lr).
@@ -73,7 +92,7 @@ examples:
 """
 
 
-def _tol_type(text: str, limit: float = checks.MAX_TOL) -> float:
+def _tol_type(text: str, limit: float = MAX_TOL) -> float:
     v = finite_float(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
@@ -84,7 +103,7 @@ def _tol_type(text: str, limit: float = checks.MAX_TOL) -> float:
 
 
 def _ode_tol_type(text: str) -> float:
-    return _tol_type(text, checks.MAX_ODE_TOL)
+    return _tol_type(text, MAX_ODE_TOL)
 
 
 def _pos_float(text: str) -> float:
@@ -128,9 +147,9 @@ def register(sub) -> None:
     s.add_argument("--ode-method", default=None, help="ODE solver method (default: lionk.dynamics.ode's choice for K)")
     s.add_argument("--ode-max-seconds", type=_pos_float, default=60.0,
                    help="wall-clock budget of the ODE integration (default 60); beyond it: exit 2")
-    s.add_argument("--ode-tol", type=_ode_tol_type, default=checks.ODE_TOL,
-                   help=f"absolute tolerance of the ODE checks (default {checks.ODE_TOL:g}, at most "
-                        f"{checks.MAX_ODE_TOL:g}; it must exceed the solver's error in H)")
+    s.add_argument("--ode-tol", type=_ode_tol_type, default=ODE_TOL,
+                   help=f"absolute tolerance of the ODE checks (default {ODE_TOL:g}, at most "
+                        f"{MAX_ODE_TOL:g}; it must exceed the solver's error in H)")
     r = p.add_argument_group("recorded-run mode (--run)")
     r.add_argument("--momentum-convention", choices=["torch", "paper"], default="torch",
                    help="sign of the recorded m: 'torch' (default) = +EMA of gradients as PyTorch/optax Lion "
@@ -142,9 +161,9 @@ def register(sub) -> None:
     c.add_argument("--lipschitz", type=_pos_float, default=None,
                    help="Lipschitz constant L of grad f, for lyapunov_discrete_L (built-in objectives know theirs)")
     c.add_argument("--tol", type=_tol_type, default=None,
-                   help=f"absolute tolerance of the discrete checks (default {checks.TOL:g}; for a recorded run "
-                        f"{checks.TOL_FLOAT32:g} if it is stored in float32, {checks.TOL_FLOAT16:g} in float16; "
-                        f"at most {checks.MAX_TOL:g})")
+                   help=f"absolute tolerance of the discrete checks (default {TOL:g}; for a recorded run "
+                        f"{TOL_FLOAT32:g} if it is stored in float32, {TOL_FLOAT16:g} in float16; "
+                        f"at most {MAX_TOL:g})")
     c.add_argument("--allow-skipped", action="store_true",
                    help="exit 0 instead of 4 (INCONCLUSIVE) when nothing failed but a core check evaluated "
                         "nothing (the report still says INCONCLUSIVE)")
@@ -162,13 +181,9 @@ def _discrete_params(args, *, recorded: bool):
         if args.lr is None or any(getattr(args, k) is not None for k in ("beta1", "beta2", "weight_decay")):
             raise LionKError("a recorded run in the ODE vocabulary needs --alpha --gamma --eps --lam and --lr (the "
                              "run's step; the ODE parameters do not determine it), and no --beta1/--beta2/--weight-decay")
-        vals = {k: getattr(args, k) for k in ("alpha", "gamma", "eps", "lam")}
-        missing = [f"--{k}" for k, v in vals.items() if v is None]
-        if missing:
-            raise LionKError(f"missing ODE parameter(s): {', '.join(missing)}")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", LionKWarning)
-            ode = ODEParams(**vals)
+            ode = resolve_params({k: getattr(args, k) for k in ODE_NAMES}, spell=flag).ode
             lp = ode.to_discrete(lr=args.lr)
         notes.append(f"lr = {lp.lr:g} with this ODE gives beta1 = 1 - eps*gamma = {lp.beta1:g}, "
                      f"beta2 = 1 - gamma*lr = {lp.beta2:g}, weight_decay = lam (math file §2)")
@@ -187,7 +202,7 @@ def _discrete_params(args, *, recorded: bool):
         warnings.simplefilter("always", LionKWarning)
         lp, ode = params_from_args(args)
         if lp is None:
-            lr = min(0.1 / ode.gamma, DEFAULT_LR)
+            lr = euler_lr(ode, DEFAULT_LR)
             lp = ode.to_discrete(lr=lr)
             notes.append(f"the discrete run uses lr = {lr:g}, the Euler step of this ODE (math file §2)")
     notes.extend(str(w.message) for w in caught if issubclass(w.category, LionKWarning))
@@ -205,8 +220,8 @@ def _load_x0(path, shape, K):
         raise LionKError(f"--x0 {path!r} must be a .npy array, not an .npz archive")
     if a.dtype.kind not in "fiu":
         raise LionKError(f"--x0 {path!r} has dtype {a.dtype}, expected real numbers")
-    if a.size > checks.MAX_ELEMENTS:
-        raise LionKError(f"--x0 {path!r} has {a.size:.3g} elements, more than {checks.MAX_ELEMENTS:.3g}")
+    if a.size > MAX_ELEMENTS:
+        raise LionKError(f"--x0 {path!r} has {a.size:.3g} elements, more than {MAX_ELEMENTS:.3g}")
     a = a.astype(float)
     if not np.all(np.isfinite(a)):
         raise LionKError(f"--x0 {path!r} contains NaN or inf")
@@ -225,8 +240,7 @@ def _load_x0(path, shape, K):
 
 def run(args) -> int:
     check_output_file(args.json)
-    with checks.cwd_importable():  # --kappa mymodule:MyK from the current directory
-        K = kappa_from_args(args)
+    K = kappa_from_args(args)  # --kappa mymodule:MyK from the current directory (lionk.importer)
     recorded = args.run is not None
     lp, ode, notes = _discrete_params(args, recorded=recorded)
     lam = lp.weight_decay
@@ -238,13 +252,13 @@ def run(args) -> int:
                          "the guarantees need lr*weight_decay < 1")
     if args.decay == "explicit":
         notes.append(f"explicit decay with lr = {lp.lr:g} is implicit decay with lr = "
-                     f"{checks.implicit_lr(lp, 'explicit'):.6g} (same run; math file §5b)")
+                     f"{implicit_lr(lp, 'explicit'):.6g} (same run; math file §5b)")
     disc = {"lr": lp.lr, "beta1": lp.beta1, "beta2": lp.beta2, "weight_decay": lam, "decay": args.decay}
     ode_d = {"alpha": ode.alpha, "gamma": ode.gamma, "eps": ode.eps, "lam": ode.lam, "c": ode.c}
 
     if recorded:
-        rr = checks.load_recorded_run(args.run, K, args.momentum_convention)
-        tol = checks.auto_tol(rr.dtype) if args.tol is None else args.tol
+        rr = load_recorded_run(args.run, K, args.momentum_convention)
+        tol = auto_tol(rr.dtype) if args.tol is None else args.tol
         T = rr.x.shape[0]
         source = (f"recorded run {args.run} ({T} rows, parameter shape {tuple(rr.x.shape[2:])}, {rr.dtype}, "
                   f"momentum convention {rr.convention}; "
@@ -252,20 +266,20 @@ def run(args) -> int:
                   + (", f given" if rr.f is not None else "") + ")")
         if args.tol is None:
             notes.append(f"tolerance {tol:g} (default for {rr.dtype} data)")
-        cs = checks.check_discrete_run(K, rr.x, rr.m, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2, weight_decay=lam,
+        cs = check_discrete_run(K, rr.x, rr.m, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2, weight_decay=lam,
                                        decay=args.decay, grad=rr.grad, f=rr.f, L=args.lipschitz, tol=tol,
-                                       member_tol=min(tol, checks.auto_tol(rr.dtype)), mode="recorded",
+                                       member_tol=min(tol, auto_tol(rr.dtype)), mode="recorded",
                                        convention_hint=rr.convention)
         ode_d = None
     else:
         cs, source = _simulate(args, K, lp, ode, notes)
-    report = checks.CheckReport(tuple(cs), checks.RunSetup(K.describe(), disc, ode_d, source, tuple(notes)))
+    report = RunReport(tuple(cs), RunSetup(K.describe(), disc, ode_d, source, tuple(notes)))
     print(report.summary())
     if args.json:
         write_json(args.json, report.to_dict())
-    code = report.exit_code
-    if code == checks.EXIT_INCONCLUSIVE and args.allow_skipped:
-        return checks.EXIT_PASS
+    code = exit_code(report)
+    if code == EXIT_INCONCLUSIVE and args.allow_skipped:
+        return EXIT_PASS
     return code
 
 
@@ -274,9 +288,9 @@ def _simulate(args, K, lp: LionParams, ode, notes):
     if args.x0 is not None and ":" in args.objective and args.dim is None:
         # shape of a user's state from the x0 file
         peek = _load_x0(args.x0, None, K)
-        f = checks.load_objective(args.objective, shape=peek.shape[1:], seed=seed)
+        f = load_objective(args.objective, shape=peek.shape[1:], seed=seed)
     else:
-        f = checks.load_objective(args.objective, dim=args.dim, seed=seed)
+        f = load_objective(args.objective, dim=args.dim, seed=seed)
     if (K.event_ndim == 2) != (len(f.shape) == 2):
         raise LionKError(f"K={K.name} works on {'matrices' if K.event_ndim == 2 else 'vectors'}, "
                          f"objective {f.name} on shape {f.shape}")
@@ -288,7 +302,7 @@ def _simulate(args, K, lp: LionParams, ode, notes):
         scale = args.init_scale if args.init_scale is not None else 2.0 / lp.weight_decay
         rng = np.random.default_rng(seed)
         size = args.batch * int(np.prod(f.shape))
-        if size > checks.MAX_ELEMENTS:
+        if size > MAX_ELEMENTS:
             raise LionKError(f"{args.batch} states of shape {f.shape} are too many; lower --batch or --dim")
         x0 = scale * rng.standard_normal((args.batch,) + tuple(f.shape))
         origin = f"{args.batch} seeded start(s) (seed {seed}, scale {scale:g})"
@@ -298,14 +312,14 @@ def _simulate(args, K, lp: LionParams, ode, notes):
             # up; the Lyapunov checks then have steps from step 0 on, Phase 1 is checked on the rest
             lam = lp.weight_decay
             x0[1::2] = 0.5 * np.asarray(K.dual_project(lam * x0[1::2]), dtype=float) / lam
-            inside = K.dual_dist(lam * x0[1::2]) <= checks.TOL
+            inside = K.dual_dist(lam * x0[1::2]) <= TOL
             origin = (f"{args.batch} seeded start(s) (seed {seed}, std {scale:g}; {int(inside.sum())} of them "
                       "moved inside D)")
     biggest = float(np.max(np.abs(lp.weight_decay * x0))) if x0.size else 0.0
     if not math.isfinite(biggest):
         raise LionKError("the initial states are not finite (lower --init-scale, or fix --x0)")
-    if biggest > checks.MAX_STATE:
-        raise LionKError(f"the initial states reach |λx| = {biggest:.3g} > {checks.MAX_STATE:g}: float64 rounding "
+    if biggest > MAX_STATE:
+        raise LionKError(f"the initial states reach |λx| = {biggest:.3g} > {MAX_STATE:g}: float64 rounding "
                          "would exceed the absolute tolerances there; lower --init-scale (or rescale --x0)")
     with np.errstate(all="ignore"):
         f0 = np.asarray(f.value(x0), dtype=float)
@@ -313,14 +327,14 @@ def _simulate(args, K, lp: LionParams, ode, notes):
     if not (np.all(np.isfinite(f0)) and np.all(np.isfinite(g0))):
         raise LionKError(f"objective {f.name} is not finite at the initial states (f or its gradient overflows); "
                          "lower --init-scale")
-    tol = checks.TOL if args.tol is None else args.tol
+    tol = TOL if args.tol is None else args.tol
     cs = []
     parts = []
     if args.mode in ("discrete", "both"):
         advice = ("λx is never in D at both ends of a step: raise --steps to about {steps} or more, or start inside D ("
                   + ("omit --init-scale: half the default starts are inside D, or " if args.init_scale is not None
                      else "") + "--x0 FILE with λx in D)")
-        cs += checks.check_simulated_discrete(K, f, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
+        cs += check_simulated_discrete(K, f, x0, lr=lp.lr, beta1=lp.beta1, beta2=lp.beta2,
                                               weight_decay=lp.weight_decay, decay=args.decay, steps=args.steps,
                                               tol=tol, L=args.lipschitz, advice=advice)
         parts.append(f"{args.steps} discrete steps ({args.decay} decay)")
@@ -337,7 +351,7 @@ def _simulate(args, K, lp: LionParams, ode, notes):
 
             if args.ode_method not in ode_mod.METHODS:
                 raise LionKError(f"unknown --ode-method {args.ode_method!r}; one of {', '.join(ode_mod.METHODS)}")
-        cs += checks.check_ode(K, f, x0, ode, t_end=t_end, tol=args.ode_tol, method=args.ode_method,
+        cs += check_ode(K, f, x0, ode, t_end=t_end, tol=args.ode_tol, method=args.ode_method,
                                max_seconds=args.ode_max_seconds)
         parts.append(f"ODE on [0, {t_end:g}]")
     source = f"objective {f.name} {tuple(f.shape)}, {origin}, " + " and ".join(parts)

@@ -8,19 +8,6 @@ from lionk.lyapunov import compiled, symbolic
 
 from ..args import add_kappa_args, kappa_from_args, write_json
 
-#: K, ∇K, K*, D for the catalogue K that have no sympy description (math file §6)
-_TABLE = {
-    "l1": ("||m||_1", "sign(m) (sign(0) = 0)", "0 on D (indicator)", "||y||_inf <= 1"),
-    "l2": ("||m||_2", "m/||m||_2 (0 at 0)", "0 on D (indicator)", "||y||_2 <= 1"),
-    "lp": ("||m||_p", "sign(m)|m|^(p-1)/||m||_p^(p-1) (0 at 0)", "0 on D (indicator)", "||y||_q <= 1, 1/p + 1/q = 1"),
-    "linf": ("||m||_inf", "sign(m_i) e_i, i = first argmax |m_i|", "0 on D (indicator)", "||y||_1 <= 1"),
-    "relu": ("sum max(m_i, 0)", "1[m > 0]", "0 on D (indicator)", "0 <= y <= 1"),
-    "group_l2": ("sum_g ||m_g||_2", "m_g/||m_g||_2 per group (0 at 0)", "0 on D (indicator)", "max_g ||y_g||_2 <= 1"),
-    "nuclear": ("sum_i sigma_i(M)", "U V^T (reduced SVD, zero singular values dropped)", "0 on D (indicator)",
-                "||Y||_2 (spectral) <= 1"),
-}
-
-
 def register(sub) -> None:
     p = sub.add_parser("derive", help="derive H, Delta, K*, dom K* for a K",
                        description="Print the Lyapunov function H (math §4), its decrease rate Delta = -dH/dt, the "
@@ -36,7 +23,7 @@ def run(args) -> int:
     K = kappa_from_args(args)
     fmt = sp.latex if args.latex else str
     spec = symbolic.catalogue_spec(K)
-    out = {"kappa": K.describe(), "H": symbolic.H_formula(), "Delta": symbolic.delta_formula(),
+    out = {"kappa": K.describe(), "H": symbolic.H_formula(), "Delta": symbolic.dissipation_formula(),
            "monotone_terms": [{"coefficient": str(t.coefficient), "inner_product": t.inner_product, "reason": t.reason,
                                "condition": t.coefficient_condition} for t in symbolic.monotone_terms()]}
     print(f"K = {K.name}{'' if not K.params else ' ' + str(K.params)}: smooth={K.smooth} separable={K.separable} "
@@ -68,15 +55,15 @@ def run(args) -> int:
         out.update({"k": str(K.expr), "grad": str(K.dexpr), "conj": None, "conj_method": K.conj_method,
                     "domain": [str(K.domain[0]), str(K.domain[1])]})
     else:
-        row = _TABLE.get(K.name)
-        if row:
-            for name, v in zip(("K(m)", "gradK(m)", "K*(y)", "D = closure dom K*"), row):
+        formula = getattr(K, "formula", None)  # K, ∇K, K*, D in words, carried by the K
+        if formula is not None:
+            for name, v in formula.rows():
                 print(f"  {name:20s} = {v}")
-            out.update(dict(zip(("K", "grad", "conj", "domain"), row)))
+            out.update({"K": formula.value, "grad": formula.grad, "conj": formula.conj, "domain": formula.domain})
         else:
             print("  (no symbolic description of this K: value/grad/conj are numerical)")
     print(f"  {symbolic.H_formula()}")
-    print(f"  {symbolic.delta_formula()}")
+    print(f"  {symbolic.dissipation_formula()}")
     for t in symbolic.monotone_terms():
         print(f"    {t.inner_product} >= 0: {t.reason}; its coefficient {fmt(t.coefficient)} needs {t.coefficient_condition}")
     if args.json:

@@ -7,7 +7,7 @@ import sympy as sp
 from lionk.lyapunov import symbolic
 from lionk.lyapunov.verify import discrete_numeric_check
 
-from ..args import positive_int, write_json
+from ..args import check_output_file, positive_int, write_json
 
 
 def register(sub) -> None:
@@ -25,6 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_output_file(args.json)  # before the ~7 s of symbolic work: a bad path fails at once
     fmt = sp.latex if args.latex else str
     r = symbolic.discover_coefficient(args.dim, unknown_b=not args.fix_b)
     dr = symbolic.discrete_inequality(args.dim)
@@ -33,7 +34,7 @@ def run(args) -> int:
     print(f"  sign-indefinite part of dH_c/dt (b = {fmt(r.b)}): {fmt(r.sign_indefinite_term)}")
     print("      Sind = " + symbolic.DISCOVERY_NAMES["Sind"])
     print(f"  solved: c = {fmt(r.c)}" + ("" if args.fix_b else f",  b = {fmt(r.b)}") + f"   ({len(r.solutions)} solution)")
-    print(f"  remaining: dH/dt = -Delta,  Delta = {fmt(r.remaining_delta)}")
+    print(f"  remaining: dH/dt = -Delta,  Delta = {fmt(r.remaining_dissipation)}")
     for k in ("P1", "P2", "P3"):
         print(f"      {k} = {symbolic.DISCOVERY_NAMES[k]}")
     print(f"  ({r.seconds:.2f} s)")
@@ -48,7 +49,7 @@ def run(args) -> int:
     else:
         print(f"  symbolic: sympy could not finish (residual {dr.residual}); relying on the numerical check")
     print(f"  numerical: {dn.trials} random trials (K = logcosh, quadratic f, random beta1 < beta2, eps, lam): "
-          f"worst margin {dn.worst_margin:.3g} (relative {dn.worst_relative_margin:.3g}), min eps*Delta {dn.min_eps_delta:.3g}")
+          f"worst margin {dn.worst_margin:.3g} (relative {dn.worst_relative_margin:.3g}), min eps*Delta {dn.min_eps_dissipation:.3g}")
     if args.json:
         write_json(args.json, {
             "ansatz": "alpha*f(x) + b*(gamma/lam)*Kstar(lam*x) + c*(Kstar(lam*x) + K(m) - lam*<m,x>)",
@@ -56,12 +57,12 @@ def run(args) -> int:
             "weights": {k: str(v) for k, v in r.weights.items()},
             "sign_indefinite_term": str(r.sign_indefinite_term),
             "sign_indefinite_coefficient": str(r.sign_indefinite_coefficient),
-            "remaining_delta": str(r.remaining_delta), "names": symbolic.DISCOVERY_NAMES,
+            "remaining_delta": str(r.remaining_dissipation), "names": symbolic.DISCOVERY_NAMES,
             "symbols": ["alpha", "gamma", "eps", "lam", "c", "b", "Sind", "P1", "P2", "P3", "beta1", "beta2", "L"],
             "parse_with": "sympy.sympify(s, locals={n: sympy.Symbol(n) for n in symbols})  (gamma is not the gamma function)",
             "solutions": [{str(k): str(v) for k, v in s.items()} for s in r.solutions],
             "discrete": {"proved": dr.proved, "residual": str(dr.residual), "C": str(dr.C),
-                         "eps_delta": str(dr.eps_delta), "inequalities": list(dr.inequalities),
+                         "eps_delta": str(dr.eps_dissipation), "inequalities": list(dr.inequalities),
                          "weights": dr.coefficients_nonneg,
                          "numeric": {"trials": dn.trials, "worst_margin": dn.worst_margin,
                                      "worst_relative_margin": dn.worst_relative_margin, "kappa": dn.kappa}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lionk.dynamics import discrete, objectives
+from lionk.dynamics.params import euler_lr
 from lionk.errors import LionKError, check_finite
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args, params_from_args,
@@ -42,7 +43,7 @@ def run(args) -> int:
     K = kappa_from_args(args)
     lp, ode = params_from_args(args)
     if lp is None:
-        lp = ode.to_discrete(lr=min(0.1 / ode.gamma, 0.01))
+        lp = ode.to_discrete(lr=euler_lr(ode))
     okw = {"seed": args.seed}
     if args.dim is not None:
         if args.objective == "matrix_lsq":

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from lionk.errors import LionKError
-from lionk.lyapunov import user_kappa
+from lionk.lyapunov.object_kappa import from_object
 from lionk.lyapunov.verify import verify_catalogue, verify_kappa
 
 from ..args import (add_kappa_args, add_param_args, kappa_from_args, params_from_args, parse_params, positive_int,
@@ -40,7 +40,7 @@ def register(sub) -> None:
 def _kappa(args):
     if getattr(args, "kappa", None) and ":" in args.kappa:
         # a Python object: keep a non-monotone gradient (a violated hypothesis, searched below)
-        return user_kappa.from_object(args.kappa, check_convex=False, **parse_params(args.param))
+        return from_object(args.kappa, check_convex=False, **parse_params(args.param))
     return kappa_from_args(args)
 
 
@@ -63,7 +63,7 @@ def _print_report(r) -> None:
         extra = f", {s['cases']} piece combination(s), {s['seconds']} s" if "cases" in s else ""
         print(f"  symbolic, this K: {s['status']}{extra}" + (f": {s.get('reason') or s.get('residual')}"
                                                              if s["status"] != "proved" else ""))
-    for e in r.delta_evidence:
+    for e in r.dissipation_evidence:
         print(f"  Delta term {e['coefficient_value']:.4g} * {e['inner_product']}: sampled min of the inner product "
               f"{e['sampled_min']:.3g} over {e['samples']} states")
     sm = r.samples
@@ -80,7 +80,7 @@ def _print_report(r) -> None:
     ce = r.counterexample
     if ce is not None:
         print(f"  counterexample: dH/dt = {ce.dH_dt:.6g} > 0 at x = {_fmt(ce.x)}, m = {_fmt(ce.m)}")
-        print(f"    (finite difference of H along the flow: {ce.fd_dH_dt:.6g}; Delta = {ce.delta:.6g}; "
+        print(f"    (finite difference of H along the flow: {ce.fd_dH_dt:.6g}; Delta = {ce.dissipation:.6g}; "
               f"{ce.starts} optimiser starts, {ce.evaluations} evaluations)")
 
 

@@ -4,8 +4,11 @@
 >>> [s.id for s in figures.resolve("1,2")]
 ['1', '2a', '2b']
 
-Each :class:`FigureSpec` pairs a data function of :mod:`lionk.figures.data` (the numbers) with a
-drawing function of :mod:`lionk.figures.draw` (the picture). :func:`render` writes each figure as
+One module per figure (``fig1_phase_portrait``, ``fig2_trajectories``, ... ``fig8_sliding``) holds its
+record, its ``compute`` function (the numbers, from :mod:`lionk.dynamics`, :mod:`lionk.lyapunov` and
+:mod:`lionk.proofs`; nothing there re-derives the mathematics) and its ``draw`` function (the picture);
+shared helpers are in :mod:`lionk.figures.common`. Each :class:`FigureSpec` below pairs a compute
+function with a draw function. :func:`render` writes each figure as
 PNG (and PDF) with fixed metadata, so the same inputs give byte-identical PNG files, and every
 file is written atomically (:func:`lionk.atomic.atomic_path`).
 """
@@ -21,7 +24,8 @@ from typing import Any, Callable
 from lionk.atomic import atomic_path, ensure_writable_dir
 from lionk.errors import LionKError
 
-from . import data, draw
+from . import (common, fig1_phase_portrait, fig2_trajectories, fig3_lyapunov, fig4_phase1_rate,
+               fig5_discrete_to_ode, fig6_lambda_tradeoff, fig7_matrix_singular_values, fig8_sliding)
 
 __all__ = ["FigureSpec", "Written", "FIGURES", "FORMATS", "resolve", "compute", "make_figure",
            "save", "render"]
@@ -46,9 +50,9 @@ class FigureSpec:
     title : str
         One line: what the figure shows.
     compute : callable
-        ``compute(small: bool) -> record`` (from :mod:`lionk.figures.data`).
+        ``compute(small: bool) -> record`` (from the figure's module).
     draw : callable
-        ``draw(record) -> matplotlib.figure.Figure`` (from :mod:`lionk.figures.draw`).
+        ``draw(record) -> matplotlib.figure.Figure`` (from the figure's module).
     """
 
     id: str
@@ -62,38 +66,38 @@ _SPECS = [
     FigureSpec("1", "fig1_phase_portrait",
                "Phase portraits of 1-D Lion-K (l1, logcosh) in the (x, m) plane: field, level sets of H, "
                "trajectories, the band |x| <= 1/lambda and the constrained optimum",
-               data.fig1, draw.draw1),
+               fig1_phase_portrait.compute, fig1_phase_portrait.draw),
     FigureSpec("2a", "fig2a_trajectories_quadratic",
                "Discrete Lion-K on a 2-D quadratic for l1, l2, linf, relu, huber, logcosh: each run ends at "
                "the scipy optimum inside its constraint set (box, disc, diamond, orthant box)",
-               data.fig2a, draw.draw2),
+               fig2_trajectories.compute_quadratic, fig2_trajectories.draw),
     FigureSpec("2b", "fig2b_trajectories_rosenbrock",
                "The same six K on Rosenbrock: the runs reach the set and follow the valley to the "
                "constrained optimum",
-               data.fig2b, draw.draw2),
+               fig2_trajectories.compute_rosenbrock, fig2_trajectories.draw),
     FigureSpec("3", "fig3_lyapunov",
                "One run, continuous and discrete: H falls monotonically while f rises and falls; "
                "the dissipation Delta = -dH/dt stays positive",
-               data.fig3, draw.draw3),
+               fig3_lyapunov.compute, fig3_lyapunov.draw),
     FigureSpec("4", "fig4_phase1_rate",
                "Phase 1: dist(lambda x_t, D) decays at exactly the rate lambda for Lion (fitted slopes "
                "against -lambda), and never slower for the other K",
-               data.fig4, draw.draw4),
+               fig4_phase1_rate.compute, fig4_phase1_rate.draw),
     FigureSpec("5", "fig5_discrete_to_ode",
                "Discrete Lion-K trajectories converge to the ODE trajectory as lr -> 0, at first order",
-               data.fig5, draw.draw5),
+               fig5_discrete_to_ode.compute, fig5_discrete_to_ode.draw),
     FigureSpec("6", "fig6_lambda_tradeoff",
                "The weight-decay trade-off: loss against steps for several lambda, each levelling off "
                "at its constrained optimum",
-               data.fig6, draw.draw6),
+               fig6_lambda_tradeoff.compute, fig6_lambda_tradeoff.draw),
     FigureSpec("7", "fig7_matrix_singular_values",
                "Matrix case (nuclear K = Muon with weight decay): the singular values of X_t fall "
                "below 1/lambda",
-               data.fig7, draw.draw7),
+               fig7_matrix_singular_values.compute, fig7_matrix_singular_values.draw),
     FigureSpec("8", "fig8_sliding",
                "Sliding: a Lion ODE trajectory reaches the face x_1 = 1/lambda while m~_2 stays on the "
                "kink surface m~_2 = 0 (Filippov), where discrete Lion chatters",
-               data.fig8, draw.draw8),
+               fig8_sliding.compute, fig8_sliding.draw),
 ]
 
 #: id -> spec, in drawing order
@@ -142,7 +146,7 @@ def compute(spec: FigureSpec, small: bool = False):
 
 def make_figure(spec: FigureSpec, record):
     """Draw ``record`` under the fixed style; returns a :class:`matplotlib.figure.Figure`."""
-    with draw.style():
+    with common.style():
         return spec.draw(record)
 
 
@@ -161,11 +165,11 @@ def save(fig, path, fmt: str) -> int:
     if fmt not in FORMATS:
         raise LionKError(f"unknown format {fmt!r}; available: {', '.join(FORMATS)}")
     path = Path(path)
-    with draw.style(), atomic_path(path) as tmp:
+    with common.style(), atomic_path(path) as tmp:
         if fmt == "png":
             tmp.write_bytes(png_bytes(fig))
         else:
-            fig.savefig(tmp, format=fmt, dpi=draw.DPI, metadata=FORMATS[fmt])
+            fig.savefig(tmp, format=fmt, dpi=common.DPI, metadata=FORMATS[fmt])
     return path.stat().st_size
 
 
@@ -178,7 +182,7 @@ def png_bytes(fig) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=draw.DPI, metadata=FORMATS["png"])
+    fig.savefig(buf, format="png", dpi=common.DPI, metadata=FORMATS["png"])
     buf.seek(0)
     with Image.open(buf) as im:
         rgb = im.convert("RGB")
