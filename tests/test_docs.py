@@ -475,8 +475,9 @@ def test_every_command_has_a_page():
 
 #: names the code reads off a K that are internal to the catalogue and expression K (not protocol):
 #: ``obj`` (the wrapped object of ObjectKappa), ``name`` (set by lionk), ``sym_spec`` and
-#: ``conj_method`` (produced by the expression parser)
-_INTERNAL = {"obj", "name", "sym_spec", "conj_method"}
+#: ``conj_method`` (produced by the expression parser), ``delta`` (the catalogue huber's parameter, read
+#: by the compiled kernels only for catalogue K named in ``kernels.BITWISE``)
+_INTERNAL = {"obj", "name", "sym_spec", "conj_method", "delta"}
 
 
 def protocol_names_read_by_code() -> set[str]:
@@ -488,7 +489,7 @@ def protocol_names_read_by_code() -> set[str]:
     on_k = re.compile(r"""(?:getattr|hasattr|_has)\(\s*(?:K|kappa|self\.obj)\s*,\s*["'](\w+)["']""")
     on_obj = re.compile(r"""(?:getattr|hasattr)\(\s*obj\s*,\s*["'](\w+)["']""")
     copied = re.compile(r"for attr in \(([^)]*)\):\s*\n\s*if hasattr\(obj, attr\)")
-    user_object_modules = {ROOT / "lyapunov" / "user_kappa.py", ROOT / "lyapunov" / "consistency.py"}
+    user_object_modules = {ROOT / "lyapunov" / f for f in ("user_kappa.py", "object_kappa.py", "consistency.py")}
     names = set()
     for folder in ("dynamics", "lyapunov", "proofs", "lionk"):
         for py in (ROOT / folder).rglob("*.py"):
