@@ -521,4 +521,23 @@ def test_readme_test_command_is_what_ci_runs():
     assert len(ci) == 1 and "pytest" in ci[0], ci
     readme = [b.code.strip() for b in ALL_BLOCKS if b.file == "README.md" and b.lang == "bash"]
     assert ci[0] in readme, f".ci/run runs {ci[0]!r}, which is not a command block of README.md"
-    assert "docs" in re.search(r"\.\[([\w,]+)\]", ci[0]).group(1).split(","), "CI must install the docs extra"
+    assert {"docs", "test"} <= _expand_extras(re.search(r"\.\[([\w,-]+)\]", ci[0]).group(1).split(",")), \
+        "CI must install the docs and test extras"
+
+
+def _expand_extras(names) -> set:
+    """Extras named, with the project's own ``lionk[a,b]`` references expanded (``all``)."""
+    import tomllib
+
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    out, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n in out:
+            continue
+        out.add(n)
+        for req in table.get(n, []):
+            m = re.match(r"lionk\[([\w,-]+)\]", req)
+            if m:
+                todo += m.group(1).split(",")
+    return out
