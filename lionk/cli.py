@@ -20,7 +20,7 @@ import numpy as np
 from lionk.errors import LionKError
 
 #: Sub-command modules, in the order ``lionk --help`` lists them.
-COMMANDS = ["simulate", "derive", "discover", "verify", "reproduce", "figures", "check", "phase", "sweep"]
+COMMANDS = ["simulate", "derive", "discover", "verify", "reproduce", "figures", "check", "phase", "sweep", "audit"]
 
 
 class _Parser(argparse.ArgumentParser):

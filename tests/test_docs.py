@@ -26,10 +26,16 @@ Markers, HTML comments on the lines just above a block:
 ``<!-- slow: REASON -->``
     the block (and any block that continues it) runs with the slow tests only (CI runs them);
     for examples that take more than a few seconds of CPU.
+``<!-- requires: MODULE[, MODULE...] -->``
+    the block (and any block that continues it) needs an optional extra (torch, jax/optax,
+    lion-pytorch): without one of these modules the test is skipped, visibly, naming the module.
+    The only acceptable reason for an example not to run: ``no-run`` is for what cannot run anywhere.
 
 Install and set-up lines (``pip install``, ``python3 -m venv``, ``. .venv/bin/activate``,
 ``python -m pytest``, ``mkdocs build``: the last two are what this suite and test 1 do) are not
-run; any other non-``lionk`` command in a run block fails the test until it is marked.
+run; any other non-``lionk`` command in a run block fails the test until it is marked. A block made
+only of such lines is not an example to run (no test, no skip):
+``test_install_commands_name_existing_extras`` checks the extras its ``pip install`` lines name.
 """
 
 from __future__ import annotations
@@ -81,7 +87,7 @@ class Block:
 
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<lang>[\w-]*)[^\n]*$")
-_MARKER = re.compile(r"^\s*<!--\s*(?P<key>no-run|continues|save-as|exit|slow)\s*(?::\s*(?P<value>.*?))?\s*-->\s*$")
+_MARKER = re.compile(r"^\s*<!--\s*(?P<key>no-run|continues|save-as|exit|slow|requires)\s*(?::\s*(?P<value>.*?))?\s*-->\s*$")
 
 
 def doc_files() -> list[Path]:
@@ -199,8 +205,18 @@ def run_shell(block: Block, cwd: Path) -> int:
     return ran
 
 
+def _install_only(b: Block) -> bool:
+    """A bash/console block whose every command is an install or set-up step (nothing of lionk to run)."""
+    if b.lang == "python" or "no-run" in b.markers:
+        return False
+    cmds = shell_commands(b)
+    return bool(cmds) and all(_not_run(shlex.split(c, comments=True)) for c in cmds)
+
+
 def _params():
     for b in ALL_BLOCKS:
+        if _install_only(b):
+            continue
         slow = "slow" in b.markers or any("slow" in c.markers for c in _chain_or_self(b))
         yield pytest.param(b, id=b.id, marks=[pytest.mark.slow] if slow else [])
 
@@ -220,6 +236,9 @@ def test_example_runs(block: Block, tmp_path):
                                           f"(got {reason!r})")
         pytest.skip(f"not run: {reason}")
     steps = chain(block)
+    for b in steps:  # an optional extra the example needs: a visible skip naming it, as for a test module
+        for mod in filter(None, (m.strip() for m in b.markers.get("requires", "").split(","))):
+            pytest.importorskip(mod, reason=f"{block.id} needs the optional module {mod} ({b.id} requires it)")
     pending: list[str] = []  # consecutive Python blocks run as one script (shared variables)
     for b in steps:
         if b.lang == "python":
@@ -233,10 +252,8 @@ def test_example_runs(block: Block, tmp_path):
             run_python("\n".join(pending), tmp_path, f"{block.id} (chain up to line {b.line})")
             pending = []
         n = run_shell(b, tmp_path)
-        if b is block and n == 0:
-            cmds = shell_commands(b)
-            assert cmds, f"{block.id} (line {block.line}): an empty shell block"
-            pytest.skip("install/set-up commands only (not run by design)")
+        if b is block:
+            assert n > 0, f"{block.id} (line {block.line}): a run block in which no lionk command ran"
     if pending:
         run_python("\n".join(pending), tmp_path, f"{block.id} (line {block.line})")
 
@@ -249,16 +266,44 @@ def test_examples_were_found():
     assert sum(b.lang in ("bash", "console") for b in ALL_BLOCKS) >= 15
 
 
+def _pyproject_extras() -> set[str]:
+    import tomllib
+
+    return set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+               ["optional-dependencies"])
+
+
+def test_install_commands_name_existing_extras():
+    """The install/set-up blocks (not run, see the module docstring) name extras that exist: a renamed or
+    removed extra in ``pip install -e '.[x,y]'`` would otherwise fail only on the reader's machine."""
+    install = [b for b in ALL_BLOCKS if _install_only(b)]
+    assert {"README.md", "docs/getting-started.md"} <= {b.file for b in install}  # the scan sees them
+    extras = _pyproject_extras()
+    assert {"test", "docs"} <= extras
+    named = set()
+    for b in install:
+        for cmd in shell_commands(b):
+            for m in re.finditer(r"""['"]?\.\[([\w,-]+)\]['"]?""", cmd):
+                named |= set(m.group(1).split(","))
+                unknown = set(m.group(1).split(",")) - extras
+                assert not unknown, f"{b.id} (line {b.line}): `{cmd}` names extras {sorted(unknown)} " \
+                                    f"that pyproject.toml does not define ({sorted(extras)})"
+    assert {"test", "docs"} <= named, named
+
+
 def test_marker_parsing(tmp_path):
     """Markers are read from the comment lines right above a block, and only there."""
     md = tmp_path / "x.md"
     md.write_text("<!-- no-run: needs torch -->\n\n```python\nimport torch\n```\n\ntext\n\n"
-                  "```bash\nlionk --version\n```\n<!-- exit: 1 -->\n<!-- continues -->\n```console\n$ lionk x\nout\n```\n",
+                  "```bash\nlionk --version\n```\n<!-- exit: 1 -->\n<!-- continues -->\n```console\n$ lionk x\nout\n```\n"
+                  "<!-- requires: torch, optax -->\n```bash\npip install -e '.[torch]'\n```\n",
                   encoding="utf-8")
     lines_blocks = extract_blocks(md, root=tmp_path)
     assert [(b.lang, b.markers) for b in lines_blocks] == [
-        ("python", {"no-run": "needs torch"}), ("bash", {}), ("console", {"exit": "1", "continues": ""})]
+        ("python", {"no-run": "needs torch"}), ("bash", {}), ("console", {"exit": "1", "continues": ""}),
+        ("bash", {"requires": "torch, optax"})]
     assert shell_commands(lines_blocks[2]) == ["lionk x"]
+    assert [_install_only(b) for b in lines_blocks] == [False, False, False, True]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,8 +475,9 @@ def test_every_command_has_a_page():
 
 #: names the code reads off a K that are internal to the catalogue and expression K (not protocol):
 #: ``obj`` (the wrapped object of ObjectKappa), ``name`` (set by lionk), ``sym_spec`` and
-#: ``conj_method`` (produced by the expression parser)
-_INTERNAL = {"obj", "name", "sym_spec", "conj_method"}
+#: ``conj_method`` (produced by the expression parser), ``delta`` (the catalogue huber's parameter, read
+#: by the compiled kernels only for catalogue K named in ``kernels.BITWISE``)
+_INTERNAL = {"obj", "name", "sym_spec", "conj_method", "delta"}
 
 
 def protocol_names_read_by_code() -> set[str]:
@@ -443,7 +489,7 @@ def protocol_names_read_by_code() -> set[str]:
     on_k = re.compile(r"""(?:getattr|hasattr|_has)\(\s*(?:K|kappa|self\.obj)\s*,\s*["'](\w+)["']""")
     on_obj = re.compile(r"""(?:getattr|hasattr)\(\s*obj\s*,\s*["'](\w+)["']""")
     copied = re.compile(r"for attr in \(([^)]*)\):\s*\n\s*if hasattr\(obj, attr\)")
-    user_object_modules = {ROOT / "lyapunov" / "user_kappa.py", ROOT / "lyapunov" / "consistency.py"}
+    user_object_modules = {ROOT / "lyapunov" / f for f in ("user_kappa.py", "object_kappa.py", "consistency.py")}
     names = set()
     for folder in ("dynamics", "lyapunov", "proofs", "lionk"):
         for py in (ROOT / folder).rglob("*.py"):
@@ -475,4 +521,23 @@ def test_readme_test_command_is_what_ci_runs():
     assert len(ci) == 1 and "pytest" in ci[0], ci
     readme = [b.code.strip() for b in ALL_BLOCKS if b.file == "README.md" and b.lang == "bash"]
     assert ci[0] in readme, f".ci/run runs {ci[0]!r}, which is not a command block of README.md"
-    assert "docs" in re.search(r"\.\[([\w,]+)\]", ci[0]).group(1).split(","), "CI must install the docs extra"
+    assert {"docs", "test"} <= _expand_extras(re.search(r"\.\[([\w,-]+)\]", ci[0]).group(1).split(",")), \
+        "CI must install the docs and test extras"
+
+
+def _expand_extras(names) -> set:
+    """Extras named, with the project's own ``lionk[a,b]`` references expanded (``all``)."""
+    import tomllib
+
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    out, todo = set(), list(names)
+    while todo:
+        n = todo.pop()
+        if n in out:
+            continue
+        out.add(n)
+        for req in table.get(n, []):
+            m = re.match(r"lionk\[([\w,-]+)\]", req)
+            if m:
+                todo += m.group(1).split(",")
+    return out

@@ -237,13 +237,15 @@ def test_scan_points_catch_a_dip_at_d300():
 @pytest.mark.slow
 def test_d1000_to_1e6_against_a_tighter_run():
     """The issue's target problem: d = 1000, t ∈ [0, 50]. DOP853 at rtol 1e-9 (the setting timed in
-    benchmarks/results/ode_scale.md) against RK45 (a different inner integrator) at rtol 1e-11:
-    max |x − x_ref| ≤ 1e-6 (the issue's accuracy target; measured 1e-7 at d = 300)."""
+    benchmarks/results/ode_scale.md) against a run at rtol 1e-11: max |x − x_ref| ≤ 1e-6 (the issue's
+    accuracy target; measured 5.3e-8). The reference is DOP853 too: RK45 at rtol 1e-11 (the
+    benchmark's independent check, 3.2e-7 at rtol 1e-9) costs ~10× more, too much for CI; the
+    integrators' orders are measured separately (test_measured_order)."""
     d, T = 1000, 50.0
     f = objectives.get("quadratic", dim=d, seed=0)
     te = np.linspace(0, T, 201)
     ref = ode.simulate("l1", f, np.zeros(d), params=P, t_span=(0, T), rtol=1e-11, atol=1e-13, t_eval=te,
-                       method="filippov_fast", options=dict(inner_method="RK45"))
+                       method="filippov_fast")
     tr = ode.simulate("l1", f, np.zeros(d), params=P, t_span=(0, T), rtol=1e-9, atol=1e-11, t_eval=te,
                       method="filippov_fast")
     assert np.max(np.abs(tr.x - ref.x)) <= 1e-6, np.max(np.abs(tr.x - ref.x))
