@@ -300,7 +300,7 @@ def step(state: LionKState, g, *, kappa, lr: float, betas=DEFAULT_BETAS, weight_
     lr, betas, weight_decay, decay, backend
         As in :func:`simulate` (arrays: per trajectory, broadcast against ``state.x.shape[:-event_ndim]``).
     """
-    K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
+    K = kappa_mod.get(kappa)  # a name, a Kappa, or a raw object with value/grad (adapted)
     ev = K.event_ndim
     p = _validate(lr, betas, weight_decay, decay, batch_shape=state.x.shape[: max(state.x.ndim - ev, 0)])
     g = check_finite("gradient", g, where=f"at step {state.count}")
@@ -326,7 +326,7 @@ def lion_k(kappa, lr: float, betas=DEFAULT_BETAS, weight_decay: float = 0.0, dec
     >>> opt = lion_k("l1", lr=1e-3, weight_decay=0.1)
     >>> s = opt.init(np.ones(3)); s = opt.step(s, np.array([1.0, -2.0, 0.0]))
     """
-    K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
+    K = kappa_mod.get(kappa)  # a name, a Kappa, or a raw object with value/grad (adapted)
     _validate(lr, betas, weight_decay, decay)
     kernels.resolve_backend(backend, K)  # fail now on a bad backend
 
@@ -348,7 +348,8 @@ def simulate(kappa, grad, x0, *, lr, betas=DEFAULT_BETAS, weight_decay=0.0, step
     Parameters
     ----------
     kappa : Kappa or str
-        The convex function K (a catalogue name or instance).
+        The convex function K (a catalogue name, an instance, or an object with ``value``/``grad``,
+        adapted by :func:`lionk.dynamics.object_kappa.as_kappa`).
     grad : callable or Objective
         ``grad(x) -> array of x.shape``, vectorised over the batch axes (an :class:`Objective`'s
         ``grad`` is used if an Objective is passed).
@@ -391,7 +392,7 @@ def simulate(kappa, grad, x0, *, lr, betas=DEFAULT_BETAS, weight_decay=0.0, step
         Bad parameters or shapes; :class:`NonFiniteError` (a LionKError) when x0, m0 or a gradient
         is NaN/inf, naming the step.
     """
-    K = kappa_mod.get(kappa) if isinstance(kappa, str) else kappa
+    K = kappa_mod.get(kappa)  # a name, a Kappa, or a raw object with value/grad (adapted)
     if isinstance(grad, Objective):
         grad = grad.grad
     if not callable(grad):

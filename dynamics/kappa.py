@@ -992,6 +992,9 @@ def unregister(name: str) -> None:
 def get(name: str, **params) -> Kappa:
     """Return the catalogue K called ``name`` built with ``params``.
 
+    A :class:`Kappa` is returned as is; an object with ``value``/``grad`` methods is adapted
+    (:class:`lionk.dynamics.object_kappa.ObjectKappa`).
+
     Raises
     ------
     LionKError
@@ -999,6 +1002,10 @@ def get(name: str, **params) -> Kappa:
     """
     if isinstance(name, Kappa):
         return name
+    if not isinstance(name, str):
+        from .object_kappa import as_kappa  # a raw object with value/grad (issue 11): adapted
+
+        return as_kappa(name, **params)
     factory = REGISTRY.factory(name)
     try:
         return factory(**params)

@@ -687,7 +687,8 @@ def simulate(kappa, grad, x0, *, alpha=None, gamma=None, eps=None, lam=None, t_s
     Parameters
     ----------
     kappa : Kappa or str
-        The convex function K (catalogue name or instance).
+        The convex function K (catalogue name, instance, or an object with ``value``/``grad``,
+        adapted by :func:`lionk.dynamics.object_kappa.as_kappa`).
     grad : callable or Objective
         ∇f, vectorised over leading axes: ``grad(x)`` with x of shape (..., *event).
     x0 : array_like, shape (B, *event) or event

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MethodCheck", "ConsistencyReport", "check_consistency"]
+__all__ = ["MethodCheck", "ConsistencyReport", "check_consistency", "consistency_of", "is_user_kappa"]
 
 RTOL = 1e-8
 FD_RTOL = 1e-5
@@ -262,3 +262,34 @@ def check_consistency(K, *, dim: int = 4, n: int = 400, seed: int = 0, scale: fl
                             "dual_project returns a point outside D = closure(dom K*) "
                             "(<P(y), v> exceeds the recession function of K)"))
     return ConsistencyReport(out)
+
+
+def is_user_kappa(K) -> bool:
+    """True for a K given as a plain object (adapted as :class:`~lionk.dynamics.object_kappa.ObjectKappa`),
+    whose methods lionk did not write. Catalogue K, K built from an expression (methods derived by
+    lionk) and :class:`~lionk.dynamics.kappa.Kappa` subclasses (which take responsibility for their
+    methods, and are tested by their own checks) are not re-checked."""
+    from lionk.dynamics.object_kappa import ObjectKappa
+
+    return isinstance(K, ObjectKappa)
+
+
+def consistency_of(K) -> ConsistencyReport | None:
+    """:func:`check_consistency` of a user's K (once per K object, cached on it); None for others.
+
+    A K whose methods fail on the sampled states (an exception in user code) gets a failed report
+    naming the method that raised.
+    """
+    if not is_user_kappa(K):
+        return None
+    cached = K.__dict__.get("_consistency_report")
+    if cached is not None:
+        return cached
+    try:
+        with np.errstate(all="ignore"):
+            rep = check_consistency(K, dim=4)
+    except Exception as exc:  # noqa: BLE001 - user code failing on sampled states
+        rep = ConsistencyReport([MethodCheck("evaluation", "value/grad/conj", False,
+                                             detail=f"{type(exc).__name__}: {' '.join(str(exc).split())[:80]}")])
+    K.__dict__["_consistency_report"] = rep
+    return rep

@@ -33,6 +33,7 @@ from lionk.errors import LionKError
 from lionk.dynamics.params import LionParams, ODEParams
 
 from . import functions, symbolic
+from .consistency import consistency_of
 from .counterexample import Counterexample, dual_interior, find_counterexample
 from .trajectory import fd_check
 
@@ -155,7 +156,7 @@ def verify_kappa(K, ode: ODEParams, *, dim: int = 4, samples: int = 256, traject
     LionKError
         λ ≤ 0 (H contains γ/λ and is undefined: a usage error, not a failed verification).
     """
-    K = kappa_mod.get(K) if isinstance(K, str) else K
+    K = kappa_mod.get(K)  # a name, a Kappa, or a raw object with value/grad (adapted)
     if not ode.lam > 0:
         raise LionKError(f"lam = {ode.lam:g}: H contains (gamma/lam) K*(lam x) and is undefined for lam <= 0; "
                          "the Lyapunov analysis needs lam > 0")
@@ -180,6 +181,12 @@ def _verify_kappa(K, ode: ODEParams, *, dim, samples, trajectories, seed, use_sy
         "eps*gamma <= 1": bool(ode.eps * ode.gamma <= 1.0 + 1e-12),
         "gradK monotone (sampled, 2000 pairs)": bool(mono >= -1e-9),
     }
+    # a user's K: its methods are checked against each other before anything is built on them
+    cons = consistency_of(K)
+    if cons is not None:
+        hyp["K's methods consistent (sampled)"] = cons.ok
+        if not cons.ok:
+            reasons.append(cons.summary())
     hyp_detail = {"eps*gamma": ode.eps * ode.gamma, "min <gradK(a)-gradK(b), a-b>/|a-b|^2": mono}
     if not hyp["eps*gamma <= 1"]:
         reasons.append(f"eps*gamma = {ode.eps * ode.gamma:g} > 1: the coefficient (1-eps*gamma)/(eps(1+eps*lam)) of "

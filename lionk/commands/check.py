@@ -252,6 +252,10 @@ def _load_x0(path, shape, K):
 def run(args) -> int:
     check_output_file(args.json)
     K = kappa_from_args(args)  # --kappa mymodule:MyK from the current directory (lionk.importer)
+    if str(getattr(K, "derived", {}).get("dual_project", "")).startswith("numerical"):
+        raise LionKError(f"K={K.name} has no dual_project and is neither separable nor a support function: D = dom K* "
+                         "can only be projected numerically (error ~1e-6), far above the check tolerances; "
+                         "give the object a dual_project(y) method (or separable = True if it is)")
     recorded = args.run is not None
     if recorded and os.path.isdir(args.run):
         return _run_recording(args, K)
@@ -305,6 +309,12 @@ def _run_recording(args, K) -> int:
     allowances (:mod:`lionk.lyapunov.recorded`); hyper-parameters from the recording unless given."""
     from lionk.lyapunov import recorded as rec_checks
     from lionk.recording import RecordingReader
+    from lionk.lyapunov.checks.common import consistency_check
+
+    bad = consistency_check(K, "recorded")  # a user's K whose methods disagree: FAIL before reading the run
+    if bad is not None:
+        print(f"FAIL: {bad.name}: {bad.detail}")
+        return EXIT_FAIL
 
     if any(getattr(args, k, None) is not None for k in ("alpha", "gamma", "eps", "lam")):
         raise LionKError("a recording directory is checked with --lr/--beta1/--beta2/--weight-decay (or the values "
@@ -349,11 +359,14 @@ def _simulate(args, K, lp: LionParams, ode, notes):
         x0 = scale * rng.standard_normal((args.batch,) + tuple(f.shape))
         origin = f"{args.batch} seeded start(s) (seed {seed}, scale {scale:g})"
         if args.init_scale is None and args.batch > 1:
-            # odd states: λx moved to half its projection onto D. D is convex and contains 0 (= ∇K(0)
-            # for the catalogue's K), so the point is in D, away from the boundary where ∇K* may blow
-            # up; the Lyapunov checks then have steps from step 0 on, Phase 1 is checked on the rest
+            # odd states: λx moved halfway from a point c of D to its projection onto D: c + (P_D(λx) − c)/2
+            # is in D (convex), away from the boundary where ∇K* may blow up. c is not assumed to be 0
+            # (log-sum-exp: D = simplex): lionk.lyapunov.counterexample.dual_interior says where D is.
+            # The Lyapunov checks then have steps from step 0 on, Phase 1 is checked on the rest
+            from lionk.lyapunov.counterexample import dual_interior
+
             lam = lp.weight_decay
-            x0[1::2] = 0.5 * np.asarray(K.dual_project(lam * x0[1::2]), dtype=float) / lam
+            x0[1::2] = np.asarray(dual_interior(K, f.shape).place(K, lam * x0[1::2], 0.5), dtype=float) / lam
             inside = K.dual_dist(lam * x0[1::2]) <= TOL
             origin = (f"{args.batch} seeded start(s) (seed {seed}, std {scale:g}; {int(inside.sum())} of them "
                       "moved inside D)")

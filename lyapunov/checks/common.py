@@ -9,12 +9,27 @@ import numpy as np
 from lionk.dynamics import kappa as kappa_mod
 from lionk.errors import LionKError
 
-__all__ = ["MAX_WORK", "work_guard", "conj_on_D", "ConjOnD", "chunks", "as_state_batch", "rows_after_entry"]
+__all__ = ["consistency_check", "MAX_WORK", "work_guard", "conj_on_D", "ConjOnD", "chunks", "as_state_batch", "rows_after_entry"]
 
 #: Largest simulated work (steps × states × size of a state) that the checks accept.
 MAX_WORK = 100_000_000
 
 _INDICATOR = getattr(kappa_mod, "_IndicatorConj", ())
+
+
+def consistency_check(K, mode: str):
+    """A failed ``kappa_consistency`` :class:`~.verdicts.CheckResult` when a user's K has methods that
+    disagree (:func:`lionk.lyapunov.consistency.consistency_of`, naming the method at fault); None
+    when they agree or K is not a user's (catalogue and expression K are not re-checked)."""
+    from ..consistency import consistency_of
+    from .verdicts import FAIL, CheckResult
+
+    rep = consistency_of(K)
+    if rep is None or rep.ok:
+        return None
+    return CheckResult("kappa_consistency", mode, FAIL,
+                       "K's methods agree: subgradient, finite differences, Fenchel-Young, projection onto D", 0.0,
+                       detail=rep.summary())
 
 
 def work_guard(n_states: int, size: int, steps: int) -> None:

@@ -24,11 +24,12 @@ from typing import NamedTuple
 import numpy as np
 
 from lionk.dynamics import discrete as discrete_mod
+from lionk.dynamics import kappa as kappa_mod
 from lionk.dynamics import objectives as objectives_mod
 from lionk.dynamics.params import DEFAULT_BETA1, DEFAULT_BETA2, LionParams, resolve_params
 from lionk.errors import LionKError, NonFiniteError
 
-from .common import as_state_batch, chunks, conj_on_D, rows_after_entry, work_guard
+from .common import as_state_batch, chunks, consistency_check, conj_on_D, rows_after_entry, work_guard
 from .verdicts import FAIL, MAX_TOL, PASS, SKIP, TOL, CheckResult, auto_tol, result_from_margins
 
 __all__ = [
@@ -592,6 +593,9 @@ def check_discrete_run(K, x, m, *, lr, beta1=DEFAULT_BETA1, beta2=DEFAULT_BETA2,
     """
     p = resolve_params({"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}).discrete
     validate_discrete(p, decay)
+    bad = consistency_check(K, mode)  # a user's K whose methods disagree: nothing built on them is checked
+    if bad is not None:
+        return [bad]
     tol = float(tol)
     if not (math.isfinite(tol) and 0 <= tol <= MAX_TOL):
         raise LionKError(f"tolerance must be finite and in [0, {MAX_TOL:g}], got {tol}")
@@ -668,6 +672,10 @@ def check_simulated_discrete(K, objective, x0, *, lr, beta1=DEFAULT_BETA1, beta2
     """
     p = resolve_params({"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}).discrete
     validate_discrete(p, decay)
+    K = kappa_mod.get(K)  # a raw object with value/grad is adapted
+    bad = consistency_check(K, "discrete")
+    if bad is not None:
+        return [bad]
     x0 = as_state_batch(K, x0)
     work_guard(x0.shape[0], int(np.prod(x0.shape[1:])), int(steps))
     if isinstance(objective, objectives_mod.Objective):

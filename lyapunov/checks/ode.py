@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lionk.dynamics import kappa as kappa_mod
 from lionk.dynamics import ode as ode_mod
 from lionk.dynamics.params import ODEParams
 from lionk.errors import LionKError, NonFiniteError
 
 from ..functions import dissipation
-from .common import as_state_batch, conj_on_D, rows_after_entry, work_guard
+from .common import as_state_batch, consistency_check, conj_on_D, rows_after_entry, work_guard
 from .verdicts import FAIL, MAX_ODE_TOL, ODE_TOL, CheckResult, result_from_margins
 
 __all__ = [
@@ -224,6 +225,10 @@ def check_ode(K, objective, x0, ode: ODEParams, *, t_end: float, n_eval: int = 2
     member_tol = min(tol, ODE_TOL) if member_tol is None else float(member_tol)
     if not (math.isfinite(member_tol) and 0 <= member_tol <= tol):
         raise LionKError(f"member_tol must be finite and in [0, tol = {tol:g}], got {member_tol}")
+    K = kappa_mod.get(K)  # a raw object with value/grad is adapted
+    bad = consistency_check(K, "ode")
+    if bad is not None:
+        return [bad]
     x0 = as_state_batch(K, x0)
     B = x0.shape[0]
     work_guard(B, int(np.prod(x0.shape[1:])), int(n_eval) * 50)
