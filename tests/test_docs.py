@@ -490,6 +490,7 @@ def protocol_names_read_by_code() -> set[str]:
     on_obj = re.compile(r"""(?:getattr|hasattr)\(\s*obj\s*,\s*["'](\w+)["']""")
     copied = re.compile(r"for attr in \(([^)]*)\):\s*\n\s*if hasattr\(obj, attr\)")
     user_object_modules = {ROOT / "lyapunov" / f for f in ("user_kappa.py", "object_kappa.py", "consistency.py")}
+    user_object_modules.add(ROOT / "dynamics" / "object_kappa.py")  # the adapter (moved to dynamics, issue 11)
     names = set()
     for folder in ("dynamics", "lyapunov", "proofs", "lionk"):
         for py in (ROOT / folder).rglob("*.py"):
