@@ -100,6 +100,26 @@ def test_reference_copy_conforms_with_exact_fit():
         assert f[key] == pytest.approx(want, rel=1e-9), key
     assert np.max(rep.step_residual) < F.EXACT_RTOL
     assert abs(f["schedule_exponent"]) < 1e-6
+    limits = [g.status for g in rep.guarantees if g.name == "limit_is_constrained_optimum"]
+    assert limits and set(limits) == {"pass"}, rep.summary()
+
+
+def test_limit_of_a_too_short_run_is_undecided_not_a_verdict():
+    """A limit run still travelling towards the optimum cannot decide the limit: it says so (UNDECIDED,
+    with the drift), neither PASS nor FAIL, and does not turn a conforming optimizer into exit 1."""
+    rep = _audit(f"{__name__}:CorrectLion", steps=40, check_limit=True)
+    limits = [g for g in rep.guarantees if g.name == "limit_is_constrained_optimum"]
+    assert limits and {g.status for g in limits} == {"undecided"}, rep.summary()
+    assert rep.exit_code == 0 and "UNDECIDED" in rep.summary().splitlines()[-1]
+    assert all("has not settled" in g.detail for g in limits)
+
+
+def test_coupled_decay_limit_fails_once_settled():
+    """Coupled decay settles at another point (O(1/λ) away): a FAIL, not UNDECIDED, from the same
+    settle test that makes short runs undecided."""
+    rep = _audit(f"{__name__}:CoupledDecayLion", steps=300, check_limit=True)
+    limits = [g for g in rep.guarantees if g.name == "limit_is_constrained_optimum"]
+    assert limits and "fail" in {g.status for g in limits}, rep.summary()
 
 
 def test_coupled_decay_fails_the_guarantees_at_a_named_step():

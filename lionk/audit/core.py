@@ -124,9 +124,13 @@ class AuditReport:
             lines.append(f"  DEVIATION {d.name}: {d.detail}" + ("" if d.breaks_guarantee else " (accounted for)"))
         for g in self.guarantees:
             lines.append("  " + g.line())
+        undecided = [g for g in self.guarantees if g.status == "undecided"]
         if self.conforms:
             lines.append("verdict: CONFORMS to Lion-K" + (" (approximate ∇K, bound with measured s)"
-                                                          if self.deviations else ""))
+                                                          if self.deviations else "")
+                         + (" on the decided guarantees; UNDECIDED: "
+                            + ", ".join(sorted({f"{g.name} on {g.problem}" for g in undecided}))
+                            + " (run too short, see above)" if undecided else ""))
         else:
             names = ", ".join(d.name for d in self.deviations if d.breaks_guarantee) or "guarantee failed"
             where = (f"; first failing step {self.first_failing_step} of the design run (one-step prediction of the "
