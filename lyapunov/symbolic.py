@@ -45,7 +45,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------
-# time budget for sympy calls
+# time budget for sympy calls (CPU seconds)
 # ---------------------------------------------------------------------------------------------
 class _Timeout(Exception):
     pass
@@ -53,13 +53,20 @@ class _Timeout(Exception):
 
 @contextlib.contextmanager
 def _time_limit(seconds: float):
-    """Raise :class:`_Timeout` after ``seconds`` (main thread only, POSIX; elsewhere no limit)."""
+    """Raise :class:`_Timeout` after ``seconds`` of CPU time of this process (main thread only, POSIX;
+    elsewhere no limit).
+
+    CPU time (``ITIMER_PROF``/``SIGPROF``), not wall time: whether sympy finishes a proof within its
+    budget then depends on the work, not on how many other jobs share the machine (a wall-clock budget
+    turned "proved" into "undecided" on a loaded machine). A caller's own profiling timer that fires
+    sooner is left alone; one that fires later gets back what is left of it.
+    """
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
         return
 
-    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_PROF)
     if outer_delay and outer_delay <= seconds:
         yield  # a caller's timer fires first: leave it (and its handler) alone
         return
@@ -67,17 +74,17 @@ def _time_limit(seconds: float):
     def handler(signum, frame):
         raise _Timeout()
 
-    start = time.monotonic()
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.process_time()
+    old = signal.signal(signal.SIGPROF, handler)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
         if outer_delay:  # give a caller's timer back what is left of it
-            left = max(outer_delay - (time.monotonic() - start), 1e-6)
-            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+            left = max(outer_delay - (time.process_time() - start), 1e-6)
+            signal.setitimer(signal.ITIMER_PROF, left, outer_interval)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,9 +327,9 @@ def _derive(kf: _KFuncs, d: int, s: dict, c=None, b=1):
                 canon=canon, c=c)
 
 
-#: time budget of one zero test :func:`_is_zero` (normal form and ``simplify`` fallback together)
+#: CPU-time budget of one zero test :func:`_is_zero` (normal form and ``simplify`` fallback together)
 FALLBACK_SECONDS = 8.0
-#: total time budget of :func:`concrete_identity` (all piece combinations together)
+#: total CPU-time budget of :func:`concrete_identity` (all piece combinations together)
 CONCRETE_SECONDS = 12.0
 
 
@@ -453,9 +460,9 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
     residuals, cases = [], 0
     undecided = None
     first = None
-    deadline = time.monotonic() + seconds
+    deadline = time.process_time() + seconds
     for pm, pmt, py in itertools.product(spec.pieces, spec.pieces, spec.conj_pieces):
-        left = deadline - time.monotonic()
+        left = deadline - time.process_time()
         if left <= 0:
             undecided = _timeout_residual(seconds)
             break
@@ -480,7 +487,7 @@ def concrete_identity(spec: SeparableSpec, d: int = 2, symbolic_params: bool = T
         except _Timeout:
             undecided = _timeout_residual(seconds)
             break
-        left = deadline - time.monotonic()
+        left = deadline - time.process_time()
         zt = _zero_test(dHdt + dissipation, min(FALLBACK_SECONDS, left))
         cases += 1
         if first is None:

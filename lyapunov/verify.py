@@ -214,7 +214,7 @@ def _verify_kappa(K, ode: ODEParams, *, dim, samples, trajectories, seed, use_sy
                         "residual": str(res.residual)})
             if status == "undecided":
                 # sympy ran out of time: neither a proof nor a refutation; the numerical checks decide
-                sym["reason"] = (f"inconclusive: sympy ran out of its time budget (stopped after {res.seconds:.0f} s) "
+                sym["reason"] = (f"inconclusive: sympy ran out of its CPU-time budget (stopped after {res.seconds:.0f} s wall) "
                                  "before reducing the residual; the identity for this K is checked numerically "
                                  "(holds for abstract K, above)")
                 notes.append("the symbolic proof for this K was inconclusive (sympy time budget); the verdict rests "

@@ -14,7 +14,8 @@ The contract checked for each argv, run in-process through ``lionk.cli.main`` in
   most one line whatever the exit status (:data:`EXTREME` checks this on valid argvs too);
 * on an error exit (2) no output file is left behind; on any exit no atomic ``*.tmp`` file
   remains; JSON outputs of a verdict parse;
-* the call returns within :data:`SECONDS_PER_INPUT` (a watchdog thread; a hang is a failure).
+* the call uses at most :data:`SECONDS_PER_INPUT` of CPU time and :data:`WALL_FACTOR` times that in
+  wall time (a watchdog thread; a hang is a failure).
 
 All problems are collected and reported together (command, argv, what happened) instead of
 stopping at the first; problems already routed to their owners are listed in
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import zipfile
 from pathlib import Path
@@ -50,9 +52,13 @@ from hypothesis import strategies as st
 
 from lionk.cli import build_parser, main
 
-#: Wall-clock bound of one in-process call (generous: the machine is shared; valid-but-small runs
-#: of `lionk check` take < 1 s, argument errors milliseconds).
+#: CPU-time bound of one in-process call (valid-but-small runs of `lionk check` take < 1 s of CPU,
+#: argument errors milliseconds). CPU time of this process, not wall time: on a machine shared with
+#: other jobs (or pytest-xdist workers) wall time stretches, the work a call does does not.
 SECONDS_PER_INPUT = 8
+#: A call blocked without computing (waiting on a lock, a sleep) is caught by a wall-clock bound of
+#: WALL_FACTOR × SECONDS_PER_INPUT.
+WALL_FACTOR = 8
 EXAMPLES = int(os.environ.get("LIONK_FUZZ_EXAMPLES", "30"))
 #: The documented exit statuses (lionk.cli and lionk check --help): 0 pass/success, 1 a check
 #: failed, 2 usage error or bad input, 4 `lionk check` INCONCLUSIVE (a core check evaluated nothing).
@@ -263,21 +269,31 @@ def _on_deadline(signum, frame):
 
 @contextlib.contextmanager
 def _deadline(seconds):
-    """Raise :class:`_Hang` in the main thread after ``seconds`` of wall time.
+    """Raise :class:`_Hang` in the main thread after ``seconds`` of CPU time of this process, or
+    ``WALL_FACTOR·seconds`` of wall time, whichever comes first.
 
-    A watchdog thread sends SIGUSR1 to the main thread: unlike ``signal.alarm`` this cannot be
-    cancelled by code under test that uses SIGALRM/ITIMER_REAL itself (lionk.lyapunov.expression_kappa
-    bounds its sympy calls that way).
+    A watchdog thread polls the clocks and sends SIGUSR1 to the main thread: unlike ``signal.alarm``
+    this cannot be cancelled by code under test that uses timers itself (lionk's sympy budgets use
+    ITIMER_PROF).
     """
     main_id = threading.main_thread().ident
     old = signal.signal(signal.SIGUSR1, _on_deadline)
-    timer = threading.Timer(seconds, lambda: signal.pthread_kill(main_id, signal.SIGUSR1))
-    timer.daemon = True
-    timer.start()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(0.05):
+            if time.process_time() - cpu0 > seconds or time.monotonic() - wall0 > WALL_FACTOR * seconds:
+                signal.pthread_kill(main_id, signal.SIGUSR1)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
         yield
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
         signal.signal(signal.SIGUSR1, old)
 
 
@@ -309,7 +325,7 @@ def run_inprocess(argv, seconds=SECONDS_PER_INPUT, tolerate_timeout=False, one_l
             code = exc.code if isinstance(exc.code, int) else 2
         except _Hang:
             if not tolerate_timeout:
-                problems.append(f"no answer within {seconds} s (hang or unbounded work)")
+                problems.append(f"no answer within {seconds} CPU s (hang or unbounded work)")
         except BaseException as exc:  # noqa: BLE001 - anything escaping main is a bug
             problems.append(f"exception escaped main: {type(exc).__name__}: {exc}\n"
                             + "".join(traceback.format_exc(limit=-4)))

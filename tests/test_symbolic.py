@@ -168,24 +168,44 @@ def test_compiled_matches_hand_written(name, params):
     np.testing.assert_allclose(C.dH_dt(x, m, g, ODE), functions.dH_dt(K, f.grad, x, m, ODE), rtol=1e-12, atol=1e-11)
 
 
+def _burn(cpu_seconds):
+    import time
+
+    t0 = time.process_time()
+    while time.process_time() - t0 < cpu_seconds:
+        sum(i * i for i in range(1000))
+
+
 def test_time_limit_leaves_a_callers_timer_running():
     import signal
-    import time
 
     from lionk.lyapunov.symbolic import _time_limit
 
     fired = []
-    old = signal.signal(signal.SIGALRM, lambda s, f: fired.append(s))
+    old = signal.signal(signal.SIGPROF, lambda s, f: fired.append(s))
     try:
-        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        signal.setitimer(signal.ITIMER_PROF, 5.0)
         with _time_limit(1.0):
             pass
-        left, _ = signal.getitimer(signal.ITIMER_REAL)
-        assert 3.0 < left <= 5.0  # restored, not cancelled
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        left, _ = signal.getitimer(signal.ITIMER_PROF)
+        assert 3.0 < left <= 5.02  # restored, not cancelled (profiling timers round up to a 4 ms tick)
+        signal.setitimer(signal.ITIMER_PROF, 0.2)
         with _time_limit(10.0):  # the caller's timer is sooner: it must still fire
-            time.sleep(0.5)
+            _burn(0.5)
         assert fired
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
+
+
+def test_time_limit_counts_cpu_time_not_wall_time():
+    """The sympy budget is CPU time: waiting (a loaded machine, a sleep) does not use it up, work does."""
+    import time
+
+    from lionk.lyapunov.symbolic import _Timeout, _time_limit
+
+    with _time_limit(0.3):
+        time.sleep(0.6)  # twice the budget in wall time, almost no CPU: no timeout
+    with pytest.raises(_Timeout):
+        with _time_limit(0.3):
+            _burn(5.0)
