@@ -180,8 +180,12 @@ def run_python(code: str, cwd: Path, where: str) -> None:
     assert r.returncode == 0, f"{where}: python example exited {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
 
 
-def run_shell(block: Block, cwd: Path) -> int:
-    """Run the lionk commands of ``block``; returns how many ran."""
+def run_shell(block: Block, cwd: Path, reproduce_once=None) -> int:
+    """Run the lionk commands of ``block``; returns how many ran.
+
+    ``lionk reproduce`` commands (minutes each, made by several examples and tests) go through the
+    session fixture ``reproduce_once`` (tests/conftest.py) when it is given: one run per distinct
+    invocation, its exit code, output and report files given to each example that makes it."""
     want = int(block.markers.get("exit") or 0)
     ran = 0
     for cmd in shell_commands(block):
@@ -196,8 +200,11 @@ def run_shell(block: Block, cwd: Path) -> int:
             f"{block.id} (line {block.line}): the example command {cmd!r} is neither a lionk command nor an "
             "install step: mark the block <!-- no-run: why --> or make it runnable")
         assert LIONK.is_file(), f"no lionk command next to {sys.executable}: pip install -e . in this environment"
-        r = subprocess.run([str(LIONK), *argv[1:]], cwd=cwd, env=env, capture_output=True,
-                           text=True, timeout=BLOCK_TIMEOUT_S)
+        if reproduce_once is not None and argv[1:2] == ["reproduce"] and "--list" not in argv:
+            r = reproduce_once(argv[1:], cwd, env=env)
+        else:
+            r = subprocess.run([str(LIONK), *argv[1:]], cwd=cwd, env=env, capture_output=True,
+                               text=True, timeout=BLOCK_TIMEOUT_S)
         assert r.returncode == want, (f"{block.id} (line {block.line}): `{cmd}` exited {r.returncode}, the docs "
                                       f"say {want}\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
         assert "Traceback" not in r.stderr, r.stderr
@@ -229,7 +236,7 @@ def _chain_or_self(b: Block) -> list[Block]:
 
 
 @pytest.mark.parametrize("block", list(_params()))
-def test_example_runs(block: Block, tmp_path):
+def test_example_runs(block: Block, tmp_path, reproduce_once):
     if "no-run" in block.markers:
         reason = block.markers["no-run"]
         assert len(reason.split()) >= 2, (f"{block.id} (line {block.line}): <!-- no-run: ... --> needs a reason "
@@ -251,7 +258,7 @@ def test_example_runs(block: Block, tmp_path):
         if pending:
             run_python("\n".join(pending), tmp_path, f"{block.id} (chain up to line {b.line})")
             pending = []
-        n = run_shell(b, tmp_path)
+        n = run_shell(b, tmp_path, reproduce_once)
         if b is block:
             assert n > 0, f"{block.id} (line {block.line}): a run block in which no lionk command ran"
     if pending:

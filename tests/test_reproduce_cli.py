@@ -10,9 +10,10 @@ from lionk.cli import main
 from lionk.proofs import registry, runner
 
 
-def test_fast_run_every_claim_holds(tmp_path, capsys):
-    rc = main(["reproduce", "--fast", "--no-progress", "--out", str(tmp_path)])
-    out = capsys.readouterr().out
+def test_fast_run_every_claim_holds(tmp_path, reproduce_once):
+    # through the installed entry point, shared with the docs examples making the same run (conftest)
+    r = reproduce_once(["reproduce", "--fast", "--no-progress", "--out", str(tmp_path)], tmp_path)
+    rc, out = r.returncode, r.stdout
     rep = json.loads((tmp_path / "report.json").read_text())
     failing = [(c["id"], [k["label"] for k in c["cases"] if not k["passed"]]) for c in rep["claims"]
                if c["verdict"] != "pass"]
@@ -109,8 +110,8 @@ def test_list(capsys):
 
 
 @pytest.mark.slow
-def test_full_run_every_claim_holds(tmp_path):
-    rc = main(["reproduce", "--no-progress", "--out", str(tmp_path)])
+def test_full_run_every_claim_holds(tmp_path, reproduce_once):
+    rc = reproduce_once(["reproduce", "--no-progress", "--out", str(tmp_path)], tmp_path).returncode
     rep = json.loads((tmp_path / "report.json").read_text())
     failing = [(c["id"], [k["label"] for k in c["cases"] if not k["passed"]]) for c in rep["claims"]
                if c["verdict"] != "pass"]
