@@ -48,7 +48,7 @@ from .checks.verdicts import CORE_CHECKS, FAIL, PASS, SKIP
 from .checks.verdicts import CheckResult as Check
 
 __all__ = ["ROUNDOFF", "ROUNDING_FACTOR", "TensorReport", "RecordingReport", "check_recording", "diagnose",
-           "allowance_x", "allowance_m"]
+           "allowance_x", "allowance_m", "measure_s"]
 
 #: Unit roundoff u (half the spacing of floats at 1) per dtype name.
 ROUNDOFF = {"float64": 2.0 ** -53, "float32": 2.0 ** -24, "float16": 2.0 ** -11, "bfloat16": 2.0 ** -8}
@@ -101,6 +101,8 @@ class TensorReport:
     steps_checked: int
     checks: tuple
     diagnosis: str | None = None
+    approx_s: float | None = None
+    s_source: str | None = None
 
     @property
     def failures(self) -> tuple:
@@ -110,7 +112,9 @@ class TensorReport:
     def status(self) -> str:
         if self.failures:
             return FAIL
-        core = [c for c in self.checks if c.name in CORE_CHECKS]
+        # an approximate ∇K has no §5b inequality: Phase 1 of x/s is then the core check
+        core_names = ("phase1_rate",) if self.approx_s is not None else CORE_CHECKS
+        core = [c for c in self.checks if c.name in core_names]
         if not core or any(c.status == SKIP or c.n_checked == 0 for c in core):
             return "inconclusive"
         return PASS
@@ -118,14 +122,19 @@ class TensorReport:
     def lines(self) -> list[str]:
         head = (f"tensor {self.name} {list(self.shape)} {self.dtype}: {self.status.upper()} "
                 f"({self.steps_checked} steps checked)")
-        out = [head] + [c.line() for c in self.checks]
+        out = [head]
+        if self.approx_s is not None:
+            out.append(f"  approximate ∇K: s = {self.approx_s:.6g} ({self.s_source}); the checks run on x/s (its "
+                       f"direction ∇K̃/s lies in D), so the bound is λx ∈ s·D (for Muon ‖W‖₂ ≤ s/λ)")
+        out += [c.line() for c in self.checks]
         if self.diagnosis:
             out.append(f"  likely cause: {self.diagnosis}")
         return out
 
     def to_dict(self) -> dict:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "status": self.status,
-                "steps_checked": self.steps_checked, "diagnosis": self.diagnosis,
+                "steps_checked": self.steps_checked, "diagnosis": self.diagnosis, "approx_s": self.approx_s,
+                "s_source": self.s_source,
                 "checks": [c.to_dict() for c in self.checks]}
 
 
@@ -383,7 +392,8 @@ def _hyper_of(reader, t, step, given):
 
 
 def check_recording(reader, K, *, lr=None, beta1=None, beta2=None, weight_decay=None, decay="explicit",
-                    convention=None, tensors=None, rounding_factor=ROUNDING_FACTOR) -> RecordingReport:
+                    convention=None, tensors=None, rounding_factor=ROUNDING_FACTOR,
+                    approx_s=None) -> RecordingReport:
     """Check every tensor of a recording chunk by chunk (module docstring).
 
     Parameters
@@ -399,6 +409,13 @@ def check_recording(reader, K, *, lr=None, beta1=None, beta2=None, weight_decay=
         Names of the tensors to check (default all).
     rounding_factor : float
         k of the allowances.
+    approx_s : float ≥ 1, "measure" or None
+        Approximate Lion-K (Muon's Newton–Schulz polar factor, any inexact ∇K): the applied direction
+        ∇K̃(m̃) lies in s·D. Then x/s is an exact-direction run (its direction ∇K̃/s ∈ D) and the
+        membership checks (``step_in_D``, ``phase1_rate``, ``stays_in_D``) run on x/s; the bound that
+        holds is λx ∈ s·D. The §5b checks need the exact ∇K and are skipped. ``"measure"``: s per
+        tensor is the largest gauge of D over the recorded directions (:func:`measure_s`), rounding
+        included. None (default): the exact ∇K.
 
     Returns
     -------
@@ -416,12 +433,18 @@ def check_recording(reader, K, *, lr=None, beta1=None, beta2=None, weight_decay=
         raise LionKError(f"the momentum sign convention of {reader.path!r} is unknown: pass --momentum-convention")
     names = [t.name for t in reader.tensors] if not tensors else list(tensors)
     given = {"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}
+    approx_s = _validate_approx_s(K, approx_s)
     reps = []
     for name in names:
         t = reader.tensor(name)
         if not t.has_momentum:
             raise LionKError(f"tensor {t.name!r} was recorded without momentum; the checks need it")
-        reps.append(_check_tensor(reader, t, K, given, decay, conv, float(rounding_factor)))
+        s_t, src = (None, None)
+        if approx_s == "measure":
+            s_t, src = measure_s(reader, t, K, given=given, decay=decay), "measured on this tensor"
+        elif approx_s is not None:
+            s_t, src = approx_s, "given"
+        reps.append(_check_tensor(reader, t, K, given, decay, conv, float(rounding_factor), s_t, src))
     notes = (f"rounding allowance per coordinate: {rounding_factor:g}·u·(|x_t|+|x_(t+1)|+lr), u per dtype "
              f"({', '.join(f'{k} {v:.3g}' for k, v in ROUNDOFF.items())})",
              "K is separable: every check is per coordinate" if getattr(K, "separable", False) and K.event_ndim == 1
@@ -429,8 +452,80 @@ def check_recording(reader, K, *, lr=None, beta1=None, beta2=None, weight_decay=
     return RecordingReport(str(reader.path), K.describe(), tuple(reps), notes)
 
 
-def _check_tensor(reader, t, K, given, decay, conv, k) -> TensorReport:
+def _validate_approx_s(K, approx_s):
+    if approx_s is None:
+        return None
+    if isinstance(approx_s, str) and approx_s.strip().lower() == "measure":
+        approx_s = "measure"
+    else:
+        try:
+            approx_s = float(approx_s)
+        except (TypeError, ValueError):
+            raise LionKError(f"approximate-∇K factor s must be a number >= 1 or 'measure', got {approx_s!r}") from None
+        if not (math.isfinite(approx_s) and approx_s >= 1.0):
+            raise LionKError(f"approximate-∇K factor s must be finite and >= 1 (s = 1 is the exact ∇K), got {approx_s}")
+    zero = np.zeros((1,) + ((3, 2) if K.event_ndim == 2 else (3,)))
+    if float(np.max(K.dual_dist(zero))) > 1e-12:
+        raise LionKError(f"an approximate ∇K (∇K̃ ∈ s·D) needs 0 in D; K={K.name} has 0 outside D")
+    return approx_s
+
+
+def _gauge(K, view, d):
+    """Smallest s ≥ 0 with d/s ∈ D per row (separable K: per coordinate), shape (R, C); +inf where no
+    multiple of D holds d. Bisection on dist(d/s, D), which does not increase with s when 0 ∈ D (D is
+    convex); the spectral norm directly for ``nuclear``."""
+    if K.event_ndim == 2 and getattr(K, "name", "") == "nuclear":
+        return np.linalg.norm(view.ev(d), ord=2, axis=(-2, -1)).reshape(-1, 1)
+
+    def inside(sc):
+        with np.errstate(all="ignore"):
+            return view.dist(d / sc) <= 1e-12
+
+    C = view.n if view.separable else 1
+    hi = np.ones((d.shape[0], C))
+    ok = inside(hi)
+    for _ in range(64):  # double until inside (or give up: +inf)
+        if ok.all():
+            break
+        hi = np.where(ok, hi, 2 * hi)
+        ok = inside(hi)
+    lo = np.where(ok, 0.0, hi)
+    hi = np.where(ok, hi, np.inf)
+    for _ in range(60):
+        mid = np.where(np.isfinite(hi), 0.5 * (lo + hi), lo)
+        mid_safe = np.where(mid > 0, mid, 1e-300)
+        inn = inside(np.where(np.isfinite(mid_safe), mid_safe, 1.0)) & np.isfinite(hi)
+        hi = np.where(inn, mid, hi)
+        lo = np.where(inn, lo, mid)
+    return hi
+
+
+def measure_s(reader, t, K, *, given=None, decay="explicit") -> float:
+    """The factor s of an approximate ∇K on one recorded tensor: the largest gauge of D over the
+    recorded update directions (λx_(t+1) − (1−θ)λx_t)/θ, rounding included (so a float32 exact Lion
+    measures s = 1 + O(u)). Raises LionKError when a direction lies in no multiple of D."""
     view = _View(K, t.shape, t.name)
+    given = given or {}
+    s_max = 1.0
+    for ch in reader.chunks(t.name):
+        for a, b in ch.segments():
+            for r in range(a, b - 1):
+                hp = _hyper_of(reader, t, ch.steps[r], given)
+                lam, lr = hp["weight_decay"], hp["lr"]
+                th = lr * lam if decay == "explicit" else lr * lam / (1 + lr * lam)
+                x0 = ch.x[r].reshape(1, -1).astype(float)
+                x1 = ch.x[r + 1].reshape(1, -1).astype(float)
+                g = _gauge(K, view, (lam * x1 - (1 - th) * lam * x0) / th)
+                if not np.all(np.isfinite(g)):
+                    raise LionKError(f"tensor {t.name!r}, step {int(ch.steps[r])}: the update direction lies in no "
+                                     f"multiple s·D of K={K.name}'s D: not an approximate Lion-K step")
+                s_max = max(s_max, float(np.max(g)))
+    return s_max
+
+
+def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=None) -> TensorReport:
+    view = _View(K, t.shape, t.name)
+    scale = 1.0 if approx_s is None else 1.0 / approx_s
     u = ROUNDOFF[t.dtype]
     sign = -1.0 if conv == "torch" else 1.0
     acc = {n: _Acc(n, c) for n, c in (
@@ -459,14 +554,15 @@ def _check_tensor(reader, t, K, given, decay, conv, k) -> TensorReport:
                 for c0, c1 in zip(cuts[:-1], cuts[1:]):
                     hp = hps[c0]
                     s0, s1 = r0 + c0, r0 + c1
-                    x0 = ch.x[s0:s1].reshape(s1 - s0, -1).astype(float)
-                    x1 = ch.x[s0 + 1:s1 + 1].reshape(s1 - s0, -1).astype(float)
+                    x0 = scale * ch.x[s0:s1].reshape(s1 - s0, -1).astype(float)
+                    x1 = scale * ch.x[s0 + 1:s1 + 1].reshape(s1 - s0, -1).astype(float)
                     m0 = sign * ch.m[s0:s1].reshape(s1 - s0, -1).astype(float)
                     m1 = sign * ch.m[s0 + 1:s1 + 1].reshape(s1 - s0, -1).astype(float)
                     g = None if ch.grad is None else ch.grad[s0:s1].reshape(s1 - s0, -1).astype(float)
                     steps = ch.steps[s0:s1]
                     failed_before = any(v.fail_step is not None for v in acc.values())
-                    note = _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, k)
+                    note = _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, k,
+                                        exact=approx_s is None)
                     beta_note = beta_note or note
                     steps_checked += s1 - s0
                     if first_fail_block is None and not failed_before and any(
@@ -481,7 +577,11 @@ def _check_tensor(reader, t, K, given, decay, conv, k) -> TensorReport:
                                 "after λx entered D")
     checks = [acc[n].check() for n in acc if not (n == "momentum_update" and acc[n].n == 0)]
     diag = None
-    if any(c.failed for c in checks):
+    if any(c.failed for c in checks) and approx_s is not None:
+        diag = (f"with s = {approx_s:.6g} ({s_source}) the recorded steps leave s·D: the update direction is "
+                "larger than s·D allows (pass a larger s, or 'measure'), or the steps are not approximate "
+                "Lion-K steps with these hyper-parameters")
+    elif any(c.failed for c in checks):
         if first_fail_block is not None:
             x0, x1, m0, g, hp = first_fail_block
             diag = diagnose(K, view, x0, x1, m0, g, lr=hp["lr"], beta1=hp["beta1"], beta2=hp["beta2"],
@@ -492,10 +592,10 @@ def _check_tensor(reader, t, K, given, decay, conv, k) -> TensorReport:
                     "paper" if conv == "torch" else "torch")
         if diag is None and not _is_catalogue(K):
             diag = f"K={K.name} is not a catalogue K: is it convex, and is its ∇K in D = closure(dom K*)?"
-    return TensorReport(t.name, tuple(t.shape), t.dtype, steps_checked, tuple(checks), diag)
+    return TensorReport(t.name, tuple(t.shape), t.dtype, steps_checked, tuple(checks), diag, approx_s, s_source)
 
 
-def _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, k):
+def _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, k, exact=True):
     lr, b1, b2, lam = hp["lr"], hp["beta1"], hp["beta2"], hp["weight_decay"]
     if lam <= 0:
         raise LionKError("weight decay must be > 0: without it there is no constraint (Phase 1) and no Lyapunov "
@@ -541,6 +641,8 @@ def _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, 
             + ("; it holds with the momentum negated" if flip_ok else "")))
 
     # §5b
+    if not exact:
+        return "approximate ∇K (∇K̃ ∈ s·D): the §5b inequality needs the exact ∇K; only Phase 1 of x/s applies"
     if not b1 < b2:
         return f"§5b needs beta1 < beta2 (got {b1:g}, {b2:g}); only Phase 1 applies"
     if g is None:

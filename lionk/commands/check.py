@@ -161,6 +161,11 @@ def register(sub) -> None:
     r = p.add_argument_group("recorded-run mode (--run)")
     r.add_argument("--tensor", action="append", default=None, metavar="NAME",
                    help="recording directory: check only this tensor (repeatable; default all)")
+    r.add_argument("--approx-s", metavar="S|measure", default=None,
+                   help="approximate ∇K (Muon's Newton–Schulz polar factor, any inexact ∇K): the applied direction "
+                        "lies in s·D for this s >= 1, or 'measure' it per tensor from the recording; the checks then "
+                        "run on x/s (bound: λx in s·D) and the §5b checks, which need the exact ∇K, are skipped. "
+                        "Recording directories and .npz files")
     r.add_argument("--momentum-convention", choices=["torch", "paper"], default=None,
                    help="sign of the recorded m: 'torch' (default) = +EMA of gradients as PyTorch/optax Lion "
                         "store it (exp_avg, mu); 'paper' = the paper's m, which tracks -grad (a recording "
@@ -261,6 +266,10 @@ def run(args) -> int:
     recorded = args.run is not None
     if recorded and os.path.isdir(args.run):
         return _run_recording(args, K)
+    if args.approx_s is not None:
+        if not recorded:
+            raise LionKError("--approx-s applies to a recorded run (--run DIR or FILE.npz)")
+        return _run_recording(args, K)  # an .npz through the recording checks (per-coordinate allowances)
     if args.tensor:
         raise LionKError("--tensor applies to a recording directory (lionk.torch.Recorder, lionk.optax.Recorder)")
     if args.momentum_convention is None:
@@ -324,10 +333,14 @@ def _run_recording(args, K) -> int:
     if args.tol is not None:
         raise LionKError("--tol does not apply to a recording directory: its tolerances are per-coordinate rounding "
                          "allowances computed from the data and its dtype")
-    reader = RecordingReader(args.run)
+    if os.path.isdir(args.run):
+        reader = RecordingReader(args.run)
+    else:
+        reader = RecordingReader.from_npz(args.run, convention=args.momentum_convention or "torch")
     rep = rec_checks.check_recording(reader, K, lr=args.lr, beta1=args.beta1, beta2=args.beta2,
                                      weight_decay=args.weight_decay, decay=args.decay,
-                                     convention=args.momentum_convention, tensors=args.tensor)
+                                     convention=args.momentum_convention, tensors=args.tensor,
+                                     approx_s=args.approx_s)
     print(rep.summary())
     if args.json:
         write_json(args.json, rep.to_dict())
