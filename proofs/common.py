@@ -13,7 +13,7 @@ from lionk.errors import LionKError
 from lionk.dynamics.objectives import Objective
 
 __all__ = ["U", "CosineBump", "rng_for", "objective_for", "saturating_directions", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
-           "norm", "vector_kappas"]
+           "norm", "vector_kappas", "skipped_note"]
 
 #: unit roundoff of float64
 U = float(np.finfo(float).eps) / 2
@@ -85,6 +85,13 @@ def kappa_label(K) -> str:
         return K.name
     return K.name + "(" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                    for k, v in K.params.items()) + ")"
+
+
+def skipped_note(skipped) -> str:
+    """Notes prefix naming the parts of a claim that did not run on the K it was given ("" if none)."""
+    if not skipped:
+        return ""
+    return "parts not run on this K: " + "; ".join(skipped) + ". "
 
 
 def check_variant(variant: str, allowed) -> str:

@@ -47,7 +47,7 @@ from lionk.dynamics.params import ODEParams
 from lionk.lyapunov import functions as lf
 
 from .common import CosineBump, check_variant, kappa_label, rng_for, thin, objective_for
-from .record import case, make_check
+from .record import case, make_check, not_applicable
 
 ID = "3"
 TITLE = "Lyapunov decrease, continuous"
@@ -110,17 +110,29 @@ def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
     return err, tol, H, D, I_h
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 3; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 3; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: run on that K only — (b) and its (a) if K is smooth (its ``smooth`` attribute, measured
+    for an object that does not declare it), the uphill non-smooth runs of (a) otherwise; "n/a"
+    when K has no K* of its own (H cannot be evaluated).
+    """
     check_variant(variant, VARIANTS)
+    if kappa is not None:
+        from .user_k import missing_conj
+
+        why = missing_conj(kappa)
+        if why:
+            return not_applicable(id=ID, title=TITLE, reason=why, kind="upper", variant=variant, seed=seed,
+                                  fast=fast)
     lam = 0.5
     B = 2 if fast else 4
     T = 10.0 if fast else 20.0
     cases, series = [], {}
     fnames = ["quadratic"] if fast else ["quadratic", "logistic"]
     for fname in fnames:
-        for name, params in KAPPAS:
-            K = kappa_mod.get(name, **params)
+        for name, params in (KAPPAS if kappa is None else [(kappa.name, None)]):
+            K = kappa_mod.get(name, **params) if kappa is None else kappa
             rng = rng_for(seed, "claim3", fname, name)
             if variant == "nonconvex_K":
                 if name != "logcosh":
