@@ -80,7 +80,13 @@ def thin(a, n: int = 400) -> np.ndarray:
 
 
 def kappa_label(K) -> str:
-    """``"l1"``, ``"huber(delta=0.5)"``..."""
+    """``"l1"``, ``"huber(delta=0.5)"``, ``"expr[log(cosh(u))]"``, ``"object[mymod:MyK]"``..."""
+    if str(K.name).startswith("object["):  # a user's object: its name already says which
+        return K.name
+    if K.name == "expr" and "expr" in K.params:  # a K from an expression, with its own parameters
+        rest = {k: v for k, v in K.params.items() if k != "expr"}
+        return f"expr[{K.params['expr']}]" + ("(" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                                                for k, v in rest.items()) + ")" if rest else "")
     if not K.params:
         return K.name
     return K.name + "(" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"

@@ -150,6 +150,12 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
     """
     check_variant(variant, VARIANTS)
     from . import user_k
+
+    if kappa is not None and kappa.constraint_set is None and user_k.inexact_prox(kappa):
+        from .record import not_applicable
+
+        return not_applicable(id=ID, title=TITLE, kind="tight", variant=variant, seed=seed, fast=fast,
+                              reason=user_k.inexact_prox(kappa))
     radius_scale = 2.0 if variant == "wrong_lambda" else 1.0
     phases = 6 if fast else 9
     cap = 1500 if fast else 4000

@@ -139,7 +139,10 @@ def _inequality(fast, seed, variant, kappa=None):
                 b2 = float(rng.uniform(b1 + 0.01, 0.999))
                 p = LionParams(lr, b1, b2, lam)
                 C = _C(p) * (3.0 if variant == "wrong_C" else 1.0)
-                x0 = 0.999 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                if kappa is None:
+                    x0 = 0.999 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                else:  # strictly inside D even when 0 is not
+                    x0 = user_k.interior_start(K, rng.uniform(-1.5, 1.5, (B,) + f.shape), 0.999) / lam
                 m0 = rng.standard_normal((B,) + f.shape)
                 run = discrete.simulate(K, f.grad, x0, m0=m0, lr=lr, betas=(b1, b2),
                                         weight_decay=lam, steps=steps, decay="implicit")
@@ -204,6 +207,10 @@ def _defect_slope(fast, seed, variant, kappa=None):
         rng = rng_for(seed, "claim6c", name)
         f = objectives.get("quadratic", dim=6, seed=int(rng.integers(1 << 30)), center_scale=1.0)
         x0 = 0.5 * rng.standard_normal((4, 6))
+        if kappa is not None:  # H is +inf outside D: start strictly inside the given K's D
+            from .user_k import interior_start
+
+            x0 = interior_start(K, ode.lam * x0, 0.9) / ode.lam
         c = ode.c * (3.0 if variant == "wrong_C" else 1.0)
         dmax, incmax, hscale, roundtrip = [], [], [], []
         for lr in lrs:
@@ -253,9 +260,10 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
     check_variant(variant, VARIANTS)
     skipped = []
     if kappa is not None:
-        from .user_k import missing_conj
+        from .user_k import inexact_prox, is_catalogue, missing_conj
 
-        why = missing_conj(kappa)
+        why = missing_conj(kappa) or (None if is_catalogue(kappa) or kappa.constraint_set is not None
+                                      else inexact_prox(kappa))
         if why:
             return not_applicable(id=ID, title=TITLE, reason=why, kind="upper", variant=variant, seed=seed,
                                   fast=fast)

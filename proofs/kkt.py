@@ -61,6 +61,11 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
 
     check_variant(variant, VARIANTS)
     cat = kappa is None or user_k.is_catalogue(kappa)
+    if not cat and user_k.inexact_prox(kappa):
+        from .record import not_applicable
+
+        return not_applicable(id=ID, title=TITLE, kind="tight", variant=variant, seed=seed, fast=fast,
+                              reason=user_k.inexact_prox(kappa))
     solve = references.solve if cat else user_k.solve
     kkt_res = references.kkt_residual if cat else user_k.kkt
     lam = 0.5

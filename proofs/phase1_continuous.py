@@ -72,8 +72,11 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
     check_variant(variant, VARIANTS)
     skipped = []
     if kappa is not None:
-        from .user_k import whole_space
+        from .user_k import approx_projection, inexact_prox, whole_space
 
+        why = approx_projection(kappa) or inexact_prox(kappa)
+        if why:
+            return not_applicable(id=ID, title=TITLE, variant=variant, seed=seed, fast=fast, kind="upper", reason=why)
         if whole_space(kappa, event_shape(kappa)):
             return not_applicable(id=ID, title=TITLE, variant=variant, seed=seed, fast=fast, kind="upper",
                                   reason=f"D = closure(dom K*) is the whole space for K={kappa_label(kappa)}: "

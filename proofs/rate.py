@@ -99,17 +99,30 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
             alpha, gamma = ALPHA_GAMMA[fname]
             P = ODEParams(alpha=alpha, gamma=gamma, eps=eps, lam=lam)
             c = P.c * (3.0 if variant == "wrong_c" else 1.0)
-            x0 = 0.9 * K.dual_project(rng.uniform(-1.5, 1.5, (2,) + f.shape)) / lam
+            if kappa is None:
+                x0 = 0.9 * K.dual_project(rng.uniform(-1.5, 1.5, (2,) + f.shape)) / lam
+            else:  # strictly inside D even when 0 is not
+                x0 = user_k.interior_start(K, rng.uniform(-1.5, 1.5, (2,) + f.shape), 0.9) / lam
             m0 = 2.0 * rng.standard_normal(x0.shape)
             tr = trajectory(K, f, P, x0, m0, T, 2001 if fast else 4001, fine=True, rtol=RTOL_B, atol=ATOL_B)
             err, tol, H, D, _ = identity_error(K, f, P, tr, c)
+            if kappa is not None and not tol <= user_k.QUAD_LIMIT:
+                raise user_k.Undecided(f"K={kappa_label(K)}, f={f.name}: the Simpson error estimate of ∫Δ is "
+                                       f"{tol:.3g}·(H_0 − H_T) > {user_k.QUAD_LIMIT:g}: Δ is not resolved by the grid")
             if cat:
                 inf_H = references.solve(K, f, lam, alpha=alpha, gamma=gamma).F
             else:  # no by-hand problem: the stationarity equation in m, F without K*
                 inf_H = user_k.solve_stationary(K, f, lam, alpha=alpha, gamma=gamma)[1]
             if variant == "inf_from_run":
                 inf_H = float(np.min(H[-1]))
-            sol = solve_composite(K, f, alpha=alpha, gamma=gamma, lam=lam, tol=1e-11)
+            if cat:
+                sol = solve_composite(K, f, alpha=alpha, gamma=gamma, lam=lam, tol=1e-11)
+            else:
+                sol = solve_composite(K, f, alpha=alpha, gamma=gamma, lam=lam, tol=1e-11, max_iter=user_k.REF_MAX_ITER)
+                if not sol.converged:
+                    raise user_k.Undecided(f"the independent FISTA solver of min F did not converge in "
+                                           f"{user_k.REF_MAX_ITER} iterations (residual {sol.residual:.3g}): no "
+                                           "independent inf H (is K convex?)")
             F_indep = alpha * float(f.value(sol.x)) + (gamma / lam) * float(K.conj(lam * sol.x))
             t = tr.t
             gap0 = H[0] - inf_H  # (B,)

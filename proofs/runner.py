@@ -15,7 +15,10 @@ from typing import Callable, Sequence
 from lionk.atomic import atomic_path, ensure_writable_dir
 
 from . import registry
-from .record import NA, TheoremCheck, case, make_check, to_jsonable
+from lionk.errors import NonFiniteError
+
+from .user_k import Undecided
+from .record import NA, TheoremCheck, case, make_check, not_applicable, to_jsonable
 
 __all__ = ["Report", "run", "write_report", "format_table", "format_value"]
 
@@ -104,6 +107,11 @@ def _run_one(claim, fast: bool, seed: int, kappa=None) -> TheoremCheck:
     A claim that raises has not been checked: its record says so (one case, measured NaN, so the
     verdict is "fail" by the rule of :func:`lionk.proofs.record.case`) and names the exception.
     KeyboardInterrupt and SystemExit are not caught.
+
+    On a given K (``kappa``), a :class:`~lionk.errors.NonFiniteError` — the claim's runs left
+    floating-point range, e.g. ∇K = e^m overflowing at the momenta they reach — means nothing was
+    measured: the record says the claim is undecided on this K, and why (verdict "n/a"), rather than
+    a verdict about the mathematics.
     """
     try:
         if kappa is None:
@@ -111,6 +119,18 @@ def _run_one(claim, fast: bool, seed: int, kappa=None) -> TheoremCheck:
         return _tag(claim.check(fast=fast, seed=seed, kappa=kappa), kappa)
     except Exception as exc:  # noqa: BLE001 - reported as the claim's verdict, never swallowed
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        if kappa is not None and isinstance(exc, Undecided):
+            from .common import kappa_label
+
+            return not_applicable(id=claim.id, title=claim.title, seed=seed, fast=fast, kappa=kappa_label(kappa),
+                                  reason=f"undecided on this K: {str(exc).splitlines()[0][:400]}")
+        if kappa is not None and isinstance(exc, NonFiniteError):
+            from .common import kappa_label
+
+            return not_applicable(
+                id=claim.id, title=claim.title, seed=seed, fast=fast, kappa=kappa_label(kappa),
+                reason=f"undecided on this K: its runs left floating-point range ({msg}); K or ∇K overflows at "
+                       "the states the claim uses, so nothing was measured")
         rec = make_check(
             id=claim.id, title=claim.title, statement=f"(not checked: the claim raised {msg})",
             reference="", kind="invariant", cases=[case(f"claim raised {msg}", "invariant", 0.0,

@@ -65,7 +65,12 @@ def _phase1(fast, seed, variant, kappa=None, saturated=True):
             f = objective_for(K, rng)
             # half of the starts far outside D, half inside
             x0 = (4.0 / lam) * rng.standard_normal((B,) + f.shape)
-            x0[B // 2:] = 0.9 * K.dual_project(lam * x0[B // 2:]) / lam
+            if kappa is None:
+                x0[B // 2:] = 0.9 * K.dual_project(lam * x0[B // 2:]) / lam
+            else:  # inside D even when 0 is not in it (user_k.interior_start)
+                from .user_k import interior_start
+
+                x0[B // 2:] = interior_start(K, lam * x0[B // 2:], 0.9) / lam
             run = discrete.simulate(K, f.grad, x0, lr=el / lam, betas=(0.9, 0.99), weight_decay=lam,
                                     steps=steps, noise_std=sigma, seed=int(rng.integers(1 << 30)))
             y = lam * run.x
@@ -218,21 +223,27 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
         if nc and (is_l1 or is_quad):
             skipped.append("the floors of (c): " + nc)
         floors_ok = not nc
-        vacuous = whole_space(kappa, event_shape(kappa))
-        if vacuous:
+        from .user_k import approx_projection
+
+        vacuous = whole_space(kappa, event_shape(kappa)) or bool(approx_projection(kappa))
+        if approx_projection(kappa):
+            skipped.append("(a, b): " + approx_projection(kappa))
+        elif vacuous:
             skipped.append("(a, b): D is the whole space, dist(λx, D) ≡ 0")
         if not is_l1:
             skipped.append("the saturated run and the Lion floor of (c): K is not ‖·‖₁")
         if not is_quad:
             skipped.append("the closed-form floor of (c): K is not ½‖·‖² (no closed-form stationary law)")
-        if vacuous and not is_l1 and not is_quad:
+        saturated = is_l1 and not approx_projection(kappa)
+        floor_q, floor_l = is_quad and floors_ok, is_l1 and floors_ok
+        if vacuous and not saturated and not floor_q and not floor_l:
             return not_applicable(id=ID, title=TITLE, kind="upper", variant=variant, seed=seed, fast=fast,
-                                  reason=f"D = closure(dom K*) is the whole space for K={kappa_label(kappa)} (Phase 1 "
-                                         "under noise says nothing) and the noise floor has a closed form or a "
-                                         "reference only for K = ½‖·‖² and K = ‖·‖₁")
-        c1, s1 = _phase1(fast, seed, variant, kappa=False if vacuous else kappa, saturated=is_l1)
-        c2, s2 = _quadratic_floor(fast, seed, variant, kappa) if is_quad and floors_ok else ([], {})
-        c3, s3 = _lion_floor(fast, seed, variant, kappa) if is_l1 and floors_ok else ([], {})
+                                  reason=f"nothing of claim 9 can be checked on K={kappa_label(kappa)}: "
+                                         + "; ".join(skipped) + " (the noise floor has a closed form or a "
+                                         "reference only for K = ½‖·‖² and K = ‖·‖₁)")
+        c1, s1 = _phase1(fast, seed, variant, kappa=False if vacuous else kappa, saturated=saturated)
+        c2, s2 = _quadratic_floor(fast, seed, variant, kappa) if floor_q else ([], {})
+        c3, s3 = _lion_floor(fast, seed, variant, kappa) if floor_l else ([], {})
     return make_check(
         id=ID, title=TITLE,
         statement="with gradient noise: Phase 1 contraction and invariance of D hold exactly; E[H] "
