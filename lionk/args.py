@@ -83,8 +83,9 @@ def parse_params(items) -> dict:
 
 def add_kappa_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     g = p.add_mutually_exclusive_group(required=required)
-    g.add_argument("--kappa", metavar="NAME|MODULE:ATTR",
-                   help=f"catalogue K ({', '.join(kappa_mod.NAMES)}) or a Python object module:attr")
+    g.add_argument("--kappa", metavar="NAME[:K=V,...]|MODULE:ATTR",
+                   help=f"catalogue K ({', '.join(kappa_mod.NAMES)}), its parameters after a colon "
+                        "(huber:delta=0.3, same as --param delta=0.3), or a Python object module:attr")
     g.add_argument("--kappa-expr", metavar="EXPR",
                    help='separable K from a sympy expression in u, e.g. "log(cosh(u))"')
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -100,6 +101,15 @@ def kappa_from_args(args):
         from lionk.lyapunov.expression_kappa import from_expression
 
         return from_expression(expr, **params)
+    if name is not None and ":" in name and "=" in name.split(":", 1)[1]:
+        # NAME:k=v,... — a catalogue K with its parameters (an attribute name never holds "=")
+        name, _, rest = name.partition(":")
+        inline = parse_params([item for item in rest.split(",") if item.strip()])
+        both = sorted(set(inline) & set(params))
+        if both:
+            raise LionKError(f"parameter {both[0]!r} given both in --kappa and --param")
+        params = {**inline, **params}
+        return kappa_mod.get(name.strip(), **params)
     if name is not None and ":" in name:
         from lionk.lyapunov.object_kappa import from_object
 

@@ -13,7 +13,7 @@ from lionk.errors import LionKError
 from lionk.dynamics.objectives import Objective
 
 __all__ = ["U", "CosineBump", "rng_for", "objective_for", "saturating_directions", "isotropic", "thin", "kappa_label", "check_variant", "event_shape",
-           "norm", "vector_kappas"]
+           "norm", "vector_kappas", "skipped_note"]
 
 #: unit roundoff of float64
 U = float(np.finfo(float).eps) / 2
@@ -80,11 +80,24 @@ def thin(a, n: int = 400) -> np.ndarray:
 
 
 def kappa_label(K) -> str:
-    """``"l1"``, ``"huber(delta=0.5)"``..."""
+    """``"l1"``, ``"huber(delta=0.5)"``, ``"expr[log(cosh(u))]"``, ``"object[mymod:MyK]"``..."""
+    if str(K.name).startswith("object["):  # a user's object: its name already says which
+        return K.name
+    if K.name == "expr" and "expr" in K.params:  # a K from an expression, with its own parameters
+        rest = {k: v for k, v in K.params.items() if k != "expr"}
+        return f"expr[{K.params['expr']}]" + ("(" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                                                for k, v in rest.items()) + ")" if rest else "")
     if not K.params:
         return K.name
     return K.name + "(" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                    for k, v in K.params.items()) + ")"
+
+
+def skipped_note(skipped) -> str:
+    """Notes prefix naming the parts of a claim that did not run on the K it was given ("" if none)."""
+    if not skipped:
+        return ""
+    return "parts not run on this K: " + "; ".join(skipped) + ". "
 
 
 def check_variant(variant: str, allowed) -> str:

@@ -35,14 +35,14 @@ from lionk.dynamics import discrete, objectives
 from lionk.dynamics import kappa as kappa_mod
 
 from . import references
-from .common import check_variant, kappa_label, thin
+from .common import check_variant, kappa_label, skipped_note, thin
 from .record import case, make_check
 
 ID = "7"
 TITLE = "Each K solves its §6 problem"
 VARIANTS = ("honest", "wrong_lambda")
 
-def hover_tol(lr_final: float, x_ref: np.ndarray, lam: float) -> float:
+def hover_tol(lr_final: float, x_ref: np.ndarray, lam: float, grad_bound: float | None = None) -> float:
     """Relative distance allowed between the tail average of Lion-K and the reference, per case.
 
     With non-smooth K the discrete map does not settle: at its fixed point it still moves x by
@@ -64,10 +64,15 @@ def hover_tol(lr_final: float, x_ref: np.ndarray, lam: float) -> float:
         Reference minimiser.
     lam : float
         Weight decay λ.
+    grad_bound : float, optional
+        A bound on |∇K(m̃)_i| near the fixed point for a K outside the catalogue (sup over D of
+        |y_i| for bounded D, see :func:`lionk.proofs.user_k.grad_bound`; else the largest one measured
+        on the last phase); None: the catalogue's 1.
     """
     x_ref = np.asarray(x_ref, float)
     a = lam * float(np.max(np.abs(x_ref)))
-    step = lr_final * np.sqrt(x_ref.size) * (max(1.0, a) + a)
+    b = 1.0 if grad_bound is None else float(grad_bound)
+    step = lr_final * np.sqrt(x_ref.size) * (max(b, a) + a)
     return float(step / max(float(np.linalg.norm(x_ref)), 1e-12))
 
 
@@ -88,7 +93,7 @@ def level_tol(K, dist_tol: float, x_ref: np.ndarray, lam: float) -> float:
 LAM = 0.5
 
 
-def lion_limit(K, f, lam, x0, lr0, phases, steps_cap, betas=(0.9, 0.99)):
+def lion_limit(K, f, lam, x0, lr0, phases, steps_cap, betas=(0.9, 0.99), grad_bound: bool = False):
     """Run discrete Lion-K with lr halved each phase; return the tail average and the f history.
 
     Returns
@@ -97,6 +102,9 @@ def lion_limit(K, f, lam, x0, lr0, phases, steps_cap, betas=(0.9, 0.99)):
         Mean of the second half of the last phase.
     fvals : ndarray
         f at the end of every phase.
+    lr_final : float
+    gmax : float
+        Only with ``grad_bound``: the largest |∇K(m̃_t)_i| over the second half of the last phase.
     """
     x, m, lr = np.asarray(x0, float)[None], None, lr0
     fvals = []
@@ -108,6 +116,12 @@ def lion_limit(K, f, lam, x0, lr0, phases, steps_cap, betas=(0.9, 0.99)):
         fvals.append(float(f.value(x[0])))
         lr /= 2
     tail = run.x[len(run.x) // 2:, 0].mean(axis=0)
+    if grad_bound:
+        h = len(run.x) // 2
+        xs, ms = run.x[h:-1], run.m[h:-1]
+        mt = betas[0] * ms - (1 - betas[0]) * f.grad(xs)
+        gmax = float(np.max(np.abs(K.grad(mt))))
+        return tail, np.array(fvals), lr * 2, gmax
     return tail, np.array(fvals), lr * 2
 
 
@@ -116,9 +130,32 @@ def _level(K, x, lam):
     return references.constraint_value(K, x, lam)
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 7; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def user_hover_tol(K, f, lam, x0, lr0, phases, cap):
+    """lion_limit and hover_tol for a K outside the catalogue: the bound on |∇K(m̃)_i| is
+    sup_D |y_i| for bounded D, else the largest value met on the last phase (one actual step)."""
+    from .user_k import grad_bound
+
+    x, fvals, lr_final, gmax = lion_limit(K, f, lam, x0, lr0, phases, cap, grad_bound=True)
+    b = grad_bound(K, f.shape)
+    return x, fvals, lr_final, (b if np.isfinite(b) else gmax)
+
+
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 7; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: run on that K only. The reference is :func:`lionk.proofs.user_k.solve` (the by-hand
+    scipy problem when K has a ``constraint_set``, else FISTA with the prox of K* from K — K's §6
+    problem is min f(x) + K*(λx)/λ whatever K is); the constraint-level case needs the norm that
+    ``constraint_set`` names and is not run without one.
+    """
     check_variant(variant, VARIANTS)
+    from . import user_k
+
+    if kappa is not None and kappa.constraint_set is None and user_k.inexact_prox(kappa):
+        from .record import not_applicable
+
+        return not_applicable(id=ID, title=TITLE, kind="tight", variant=variant, seed=seed, fast=fast,
+                              reason=user_k.inexact_prox(kappa))
     radius_scale = 2.0 if variant == "wrong_lambda" else 1.0
     phases = 6 if fast else 9
     cap = 1500 if fast else 4000
@@ -127,9 +164,10 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
               ("quadratic", {}), ("nuclear", {})]
     fnames = ["quadratic"] if fast else ["quadratic", "logistic"]
     cases, series = [], {}
+    skipped = []
     for fname in fnames:
-        for name, params in kappas:
-            K = kappa_mod.get(name, **params)
+        for name, params in (kappas if kappa is None else [(kappa.name, None)]):
+            K = kappa_mod.get(name, **params) if kappa is None else kappa
             if K.event_ndim == 2:
                 if fname != "quadratic":
                     continue
@@ -137,16 +175,25 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             else:
                 f = objectives.get(fname, dim=6, seed=seed + 3)
             lr0 = 0.1 / f.L if fname == "quadratic" else 0.1
-            ref = references.solve(K, f, LAM, radius_scale=radius_scale)
-            x, fvals, lr_final = lion_limit(K, f, LAM, np.zeros(f.shape), lr0, phases, cap)
+            if kappa is None or user_k.is_catalogue(K):
+                ref = references.solve(K, f, LAM, radius_scale=radius_scale)
+                x, fvals, lr_final = lion_limit(K, f, LAM, np.zeros(f.shape), lr0, phases, cap)
+                tol = hover_tol(lr_final, ref.x, LAM)
+            else:
+                ref = user_k.solve(K, f, LAM, radius_scale=radius_scale)
+                x, fvals, lr_final, gb = user_hover_tol(K, f, LAM, np.zeros(f.shape), lr0, phases, cap)
+                tol = hover_tol(lr_final, ref.x, LAM, grad_bound=gb)
             dist = float(np.linalg.norm(x - ref.x) / max(np.linalg.norm(ref.x), 1e-12))
             lab = f"K={kappa_label(K)}, f={f.name}"
-            lev_l, lev_r = (_level(K, x, LAM), _level(K, ref.x, LAM)) if K.bounded_domain else (np.nan, np.nan)
-            tol = hover_tol(lr_final, ref.x, LAM)
+            has_set = K.constraint_set is not None
+            lev_l, lev_r = ((_level(K, x, LAM), _level(K, ref.x, LAM)) if K.bounded_domain and has_set
+                            else (np.nan, np.nan))
             cases.append(case(f"{lab}: ‖x_Lion − x_ref‖/‖x_ref‖ ({ref.method})", "tight", 0.0, dist,
                               tol, ref_kkt=ref.kkt, lr_final=lr_final,
                               level_lion=lev_l, level_ref=lev_r, constraint=K.constraint))
-            if K.bounded_domain and K.constraint_set.penalty != "entropy":
+            if K.bounded_domain and not has_set and "constraint level" not in " ".join(skipped):
+                skipped.append("constraint level: K has no constraint_set naming the norm of its §6 constraint")
+            if K.bounded_domain and has_set and K.constraint_set.penalty != "entropy":
                 # active constraint: the reference sits on the boundary (level 1) and so must Lion-K
                 cases.append(case(f"{lab}: constraint level λ‖x‖ of Lion-K vs reference "
                                   f"(ref active: {abs(lev_r - 1) < 1e-6})", "tight", lev_r, lev_l,
@@ -165,4 +212,4 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                       "lr_final·√n·(max(1, λ‖x*‖∞) + λ‖x*‖∞)/‖x*‖₂ (non-smooth K hover within O(lr_final) "
                       "of the fixed point; ~3e-4 in fast mode, ~4e-5 full); constraint level: the same "
                       "distance through the norm's Lipschitz constant; references accurate to ≲ 1e-6",
-        notes="constraint level = smallest s with λx/s ∈ D (1 = on the boundary)")
+        notes=skipped_note(skipped) + "constraint level = smallest s with λx/s ∈ D (1 = on the boundary)")

@@ -58,8 +58,8 @@ from lionk.dynamics.params import LionParams, ODEParams
 from lionk.lyapunov import functions as lf
 
 from . import references
-from .common import U, check_variant, kappa_label, rng_for, thin, objective_for
-from .record import case, make_check
+from .common import U, check_variant, kappa_label, rng_for, skipped_note, thin, objective_for
+from .record import case, make_check, not_applicable
 
 ID = "6"
 TITLE = "Discrete Lyapunov inequality (§5b)"
@@ -114,12 +114,15 @@ def _identity(K, f, x, m, x1, m1, p: LionParams, dH, eps_delta, u_sq):
     return res, scale, slack
 
 
-def _inequality(fast, seed, variant):
+def _inequality(fast, seed, variant, kappa=None):
     cases, series = [], {}
     kappas = [kappa_mod.get(n, **p) for n, p in
               [("l1", {}), ("l2", {}), ("linf", {}), ("relu", {}), ("group_l2", {"groups": 2}),
                ("huber", {"delta": 0.5}), ("logcosh", {"delta": 0.5}), ("quadratic", {}),
-               ("nuclear", {})]]
+               ("nuclear", {})]] if kappa is None else [kappa]
+    from . import user_k
+
+    solve = references.solve if kappa is None or user_k.is_catalogue(kappa) else user_k.solve
     trials = 2 if fast else 8
     steps = 150 if fast else 600
     B = 4
@@ -136,7 +139,10 @@ def _inequality(fast, seed, variant):
                 b2 = float(rng.uniform(b1 + 0.01, 0.999))
                 p = LionParams(lr, b1, b2, lam)
                 C = _C(p) * (3.0 if variant == "wrong_C" else 1.0)
-                x0 = 0.999 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                if kappa is None:
+                    x0 = 0.999 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                else:  # strictly inside D even when 0 is not
+                    x0 = user_k.interior_start(K, rng.uniform(-1.5, 1.5, (B,) + f.shape), 0.999) / lam
                 m0 = rng.standard_normal((B,) + f.shape)
                 run = discrete.simulate(K, f.grad, x0, m0=m0, lr=lr, betas=(b1, b2),
                                         weight_decay=lam, steps=steps, decay="implicit")
@@ -155,7 +161,7 @@ def _inequality(fast, seed, variant):
                 smin = min(smin, slack / (IDENTITY_ULPS * U))
                 worst = min(worst, float(np.min(margin / (MARGIN_ULPS * U * scale))))
                 # (b) telescoped bound at every horizon, with inf H_d from an independent solver
-                ref = references.solve(K, f, lam)
+                ref = solve(K, f, lam)
                 Hd0 = lf.H_discrete(K, f.value, X[0], M[0], p, C=C)
                 delta = eps_delta / lr  # (steps, B)
                 n = np.arange(1, steps + 1)[:, None]
@@ -189,17 +195,22 @@ def _inequality(fast, seed, variant):
 ROUNDTRIP_TOL = 1e-12
 
 
-def _defect_slope(fast, seed, variant):
+def _defect_slope(fast, seed, variant, kappa=None):
     """(c) the per-step defect of the continuous H along the explicit map is O(lr²)."""
     cases, series = [], {}
     ode = ODEParams(alpha=1.0, gamma=1.0, eps=0.5, lam=0.5)
     lrs = 0.02 * 0.5 ** np.arange(4 if fast else 6)
     T_end = 3.0
-    for name, params in [("logcosh", {"delta": 0.5}), ("huber", {"delta": 0.5}), ("quadratic", {})]:
-        K = kappa_mod.get(name, **params)
+    for name, params in ([("logcosh", {"delta": 0.5}), ("huber", {"delta": 0.5}), ("quadratic", {})]
+                         if kappa is None else [(kappa.name, None)]):
+        K = kappa_mod.get(name, **params) if kappa is None else kappa
         rng = rng_for(seed, "claim6c", name)
         f = objectives.get("quadratic", dim=6, seed=int(rng.integers(1 << 30)), center_scale=1.0)
         x0 = 0.5 * rng.standard_normal((4, 6))
+        if kappa is not None:  # H is +inf outside D: start strictly inside the given K's D
+            from .user_k import interior_start
+
+            x0 = interior_start(K, ode.lam * x0, 0.9) / ode.lam
         c = ode.c * (3.0 if variant == "wrong_C" else 1.0)
         dmax, incmax, hscale, roundtrip = [], [], [], []
         for lr in lrs:
@@ -239,11 +250,29 @@ def _defect_slope(fast, seed, variant):
     return cases, series
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 6; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 6; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: (a) and (b) on that K only (inf H_d from :func:`lionk.proofs.user_k.solve`), (c) only
+    if K is smooth (the defect is O(lr²) for C¹ K); "n/a" when K has no K* or ∇K* of its own
+    (H_d and the K* slack cannot be evaluated).
+    """
     check_variant(variant, VARIANTS)
-    c1, s1 = _inequality(fast, seed, variant)
-    c2, s2 = _defect_slope(fast, seed, variant)
+    skipped = []
+    if kappa is not None:
+        from .user_k import inexact_prox, is_catalogue, missing_conj
+
+        why = missing_conj(kappa) or (None if is_catalogue(kappa) or kappa.constraint_set is not None
+                                      else inexact_prox(kappa))
+        if why:
+            return not_applicable(id=ID, title=TITLE, reason=why, kind="upper", variant=variant, seed=seed,
+                                  fast=fast)
+    c1, s1 = _inequality(fast, seed, variant, kappa)
+    if kappa is None or kappa.smooth:
+        c2, s2 = _defect_slope(fast, seed, variant, kappa)
+    else:
+        c2, s2 = [], {}
+        skipped.append("(c): K is not smooth (the O(lr²) defect of H along the map is a statement for C¹ K)")
     return make_check(
         id=ID, title=TITLE,
         statement="(a) H_d(t+1) − H_d(t) ≤ −εΔ_t + (Lε²/2)‖u_t‖² at every step (implicit decay), with "
@@ -259,5 +288,5 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                        f"{IDENTITY_ULPS}·u·(sum of |terms|): rounding of ~20 terms (measured ≤ 1.1u·scale); "
                        "(b) 1e-9 relative; (c) slope tolerance = change between the last two local "
                        "slopes (the O(lr) pre-asymptotic term halves with lr), at least 0.02"),
-        notes="corrected statement for (c): H does not increase at any step for these lr, so the "
+        notes=skipped_note(skipped) + "corrected statement for (c): H does not increase at any step for these lr, so the "
               "O(lr²) quantity fitted is the defect H(t+1) − H(t) + lr·Δ_t, not the increase")

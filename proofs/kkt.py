@@ -33,7 +33,7 @@ from lionk.dynamics.params import ODEParams
 
 from . import references
 from .common import check_variant, kappa_label, rng_for, thin, objective_for
-from .constraints import hover_tol, lion_limit
+from .constraints import hover_tol, lion_limit, user_hover_tol
 from .record import case, make_check
 
 ID = "4"
@@ -47,11 +47,27 @@ RTOL, ATOL = 1e-8, 1e-10
 ODE_TOL = 1e-5
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 4; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 4; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: the ODE and discrete runs on that K only (both objectives; no K is left out in fast
+    mode). The reference and the KKT residual are :mod:`lionk.proofs.user_k`'s (the by-hand scipy
+    problem for a K with ``constraint_set``, else FISTA with the prox of K* from K), so the claim
+    applies to every convex K.
+    """
     from lionk.dynamics import ode
 
+    from . import user_k
+
     check_variant(variant, VARIANTS)
+    cat = kappa is None or user_k.is_catalogue(kappa)
+    if not cat and user_k.inexact_prox(kappa):
+        from .record import not_applicable
+
+        return not_applicable(id=ID, title=TITLE, kind="tight", variant=variant, seed=seed, fast=fast,
+                              reason=user_k.inexact_prox(kappa))
+    solve = references.solve if cat else user_k.solve
+    kkt_res = references.kkt_residual if cat else user_k.kkt
     lam = 0.5
     lam_ref = 1.5 * lam if variant == "wrong_lambda" else lam
     P = ODEParams(alpha=1.0, gamma=1.0, eps=0.5, lam=lam)
@@ -61,15 +77,16 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     fnames = ["quadratic", "logistic"]
     cases, series = [], {}
     for fname in fnames:
-        for name, params in kappas:
-            if fast and (name in ("group_l2", "relu") or (fname == "logistic" and name in ("linf", "nuclear"))):
+        for name, params in (kappas if kappa is None else [(kappa.name, None)]):
+            if kappa is None and fast and (name in ("group_l2", "relu") or
+                                           (fname == "logistic" and name in ("linf", "nuclear"))):
                 continue
-            K = kappa_mod.get(name, **params)
+            K = kappa_mod.get(name, **params) if kappa is None else kappa
             rng = rng_for(seed, "claim4", fname, name)
             if K.event_ndim == 2 and fname != "quadratic":
                 continue
             f = objective_for(K, rng, fname)
-            ref = references.solve(K, f, lam_ref)
+            ref = solve(K, f, lam_ref)
             x0 = rng.standard_normal((1,) + f.shape)
             tr = ode.simulate(K, f.grad, x0, params=P, t_span=(0.0, T), t_eval=np.linspace(0, T, 201),
                               rtol=RTOL, atol=ATOL)
@@ -82,7 +99,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             # the stationarity of x_T is measured for the problem the dynamics solve (its own λ),
             # independently of the reference: under ``wrong_lambda`` (a broken reference) the
             # distance cases fail and these pass (tests/test_proofs.py checks both)
-            kkt = references.kkt_residual(K, f.grad, x, lam)
+            kkt = kkt_res(K, f.grad, x, lam)
             lab = f"K={kappa_label(K)}, f={f.name}"
             cases.append(case(f"ODE ({tr.method}) {lab}: ‖x_T − x_ref‖/‖x_ref‖ ({ref.method})", "tight",
                               0.0, dist, tol, tail_move=tail, ref_kkt=ref.kkt, error_estimate=est))
@@ -92,16 +109,25 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
             series[f"{lab}/dist_to_ref"] = thin(np.linalg.norm((tr.x[:, 0] - ref.x).reshape(len(tr.t), -1),
                                                               axis=1) / nref)
         # the discrete map with a decreasing lr reaches the same points (see claim 7 for all K)
-        for name in ([] if fast and fname == "logistic" else ["l1"] if fast else ["l1", "huber", "linf"]):
-            K = kappa_mod.get(name, **({"delta": 0.5} if name == "huber" else {}))
+        names = [] if fast and fname == "logistic" else ["l1"] if fast else ["l1", "huber", "linf"]
+        if kappa is not None:
+            names = [] if (fast and fname == "logistic") or kappa.event_ndim != 1 else [kappa.name]
+        for name in names:
+            K = kappa_mod.get(name, **({"delta": 0.5} if name == "huber" else {})) if kappa is None else kappa
             f = objectives.get(fname, dim=6, seed=seed + 11)
-            ref = references.solve(K, f, lam_ref)
+            ref = solve(K, f, lam_ref)
             lr0 = 0.1 / f.L if fname == "quadratic" else 0.1
-            x, _, lr_final = lion_limit(K, f, lam, np.zeros(f.shape), lr0, 6 if fast else 9,
-                                        1500 if fast else 4000)
+            if cat:
+                x, _, lr_final = lion_limit(K, f, lam, np.zeros(f.shape), lr0, 6 if fast else 9,
+                                            1500 if fast else 4000)
+                htol = hover_tol(lr_final, ref.x, lam)
+            else:
+                x, _, lr_final, gb = user_hover_tol(K, f, lam, np.zeros(f.shape), lr0, 6 if fast else 9,
+                                                    1500 if fast else 4000)
+                htol = hover_tol(lr_final, ref.x, lam, grad_bound=gb)
             dist = float(np.linalg.norm(x - ref.x) / max(np.linalg.norm(ref.x), 1e-12))
             cases.append(case(f"discrete, lr → {lr_final:.1e}, K={kappa_label(K)}, f={f.name}: "
-                              f"‖x − x_ref‖/‖x_ref‖", "tight", 0.0, dist, hover_tol(lr_final, ref.x, lam)))
+                              f"‖x − x_ref‖/‖x_ref‖", "tight", 0.0, dist, htol))
     return make_check(
         id=ID, title=TITLE,
         statement="limits of the Lion-K ODE and of the discrete map (small lr) are stationary points "

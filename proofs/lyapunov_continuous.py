@@ -47,7 +47,8 @@ from lionk.dynamics.params import ODEParams
 from lionk.lyapunov import functions as lf
 
 from .common import CosineBump, check_variant, kappa_label, rng_for, thin, objective_for
-from .record import case, make_check
+from .record import case, make_check, not_applicable
+from .user_k import QUAD_LIMIT, Undecided, interior_start
 
 ID = "3"
 TITLE = "Lyapunov decrease, continuous"
@@ -110,17 +111,29 @@ def identity_error(K, f, P, tr, c, noise=100 * RTOL_B):
     return err, tol, H, D, I_h
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 3; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 3; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: run on that K only — (b) and its (a) if K is smooth (its ``smooth`` attribute, measured
+    for an object that does not declare it), the uphill non-smooth runs of (a) otherwise; "n/a"
+    when K has no K* of its own (H cannot be evaluated).
+    """
     check_variant(variant, VARIANTS)
+    if kappa is not None:
+        from .user_k import inexact_prox, missing_conj
+
+        why = missing_conj(kappa) or inexact_prox(kappa)
+        if why:
+            return not_applicable(id=ID, title=TITLE, reason=why, kind="upper", variant=variant, seed=seed,
+                                  fast=fast)
     lam = 0.5
     B = 2 if fast else 4
     T = 10.0 if fast else 20.0
     cases, series = [], {}
     fnames = ["quadratic"] if fast else ["quadratic", "logistic"]
     for fname in fnames:
-        for name, params in KAPPAS:
-            K = kappa_mod.get(name, **params)
+        for name, params in (KAPPAS if kappa is None else [(kappa.name, None)]):
+            K = kappa_mod.get(name, **params) if kappa is None else kappa
             rng = rng_for(seed, "claim3", fname, name)
             if variant == "nonconvex_K":
                 if name != "logcosh":
@@ -135,14 +148,20 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 # stay where ∇K is monotone and H does not rise (measured), which shows nothing
                 ab, gb = (1.0, 1.0) if variant == "nonconvex_K" else (ALPHA_B, GAMMA_B)
                 P = ODEParams(alpha=ab, gamma=gb, eps=eps, lam=lam)
-                x0 = 0.95 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                if kappa is None:
+                    x0 = 0.95 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                else:  # strictly inside D even when 0 is not (user_k.interior_start)
+                    x0 = interior_start(K, rng.uniform(-1.5, 1.5, (B,) + f.shape), 0.95) / lam
                 m0 = 2.0 * rng.standard_normal(x0.shape)
             else:
                 # starts where f is NOT monotone, so that "H never increases" is exercised: x0 inside
                 # D/λ and a large momentum against the descent direction (m0 ≈ +2∇f: x first moves
                 # uphill), decaying slowly (γ = 0.1). The control case below checks f does rise.
                 P = ODEParams(alpha=1.0, gamma=GAMMA_A, eps=eps, lam=lam)
-                x0 = 0.3 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                if kappa is None:
+                    x0 = 0.3 * K.dual_project(rng.uniform(-1.5, 1.5, (B,) + f.shape)) / lam
+                else:
+                    x0 = interior_start(K, rng.uniform(-1.5, 1.5, (B,) + f.shape), 0.3) / lam
                 m0 = M0_UPHILL * f.grad(x0) + 0.1 * rng.standard_normal(x0.shape)
             c = P.c * (3.0 if variant == "wrong_c" else 1.0)
             lab = f"K={kappa_label(K)}, f={f.name}, α={P.alpha:g}, γ={P.gamma:g}, ε={eps:.2f}"
@@ -153,6 +172,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 Pe = (ODEParams(alpha=P.gamma, gamma=P.alpha, eps=P.eps, lam=P.lam)
                       if variant == "swap_alpha_gamma" else P)
                 err, tol, H, D, I = identity_error(K, f, Pe, tr, c)
+                if kappa is not None and not tol <= QUAD_LIMIT:
+                    raise Undecided(f"(b) {lab}: the Simpson error estimate of ∫Δ is {tol:.3g}·(H_0 − H_T) > "
+                                    f"{QUAD_LIMIT:g}: Δ is not resolved by the grid on this K")
                 cases.append(case(f"(b) {lab}: max_t |H_t − H_0 + ∫Δ| / (H_0 − H_T)", "tight", 0.0, err, tol))
                 series[f"{lab}/minus_int_delta"] = thin(-I[:, 0])
             else:

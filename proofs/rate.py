@@ -45,7 +45,7 @@ from lionk.dynamics.reference import solve_composite
 from . import references
 from .common import check_variant, kappa_label, rng_for, thin
 from .lyapunov_continuous import ATOL_B, H_NOISE, RTOL_B, identity_error, trajectory
-from .record import case, make_check
+from .record import case, make_check, not_applicable
 
 ID = "5"
 TITLE = "Rate of min Δ"
@@ -62,30 +62,67 @@ INF_TOL = 1e-8
 ALPHA_GAMMA = {"quadratic": (1.0, 1.0), "logistic": (1.5, 0.8)}
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 5; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 5; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: run on that K only; "n/a" when K is not smooth (Δ is not defined pointwise) or has no
+    K* of its own (H cannot be evaluated). For a K outside the catalogue the two independent values
+    of inf H = min F are the FISTA solution (F with K.conj) and the root of the stationarity
+    equation in m (F by Fenchel–Young, without K*): :mod:`lionk.proofs.user_k`.
+    """
     check_variant(variant, VARIANTS)
+    from . import user_k
+
+    cat = True
+    if kappa is not None:
+        why = None
+        if not kappa.smooth:
+            how = getattr(getattr(kappa, "smoothness", None), "detail", "its smooth attribute is False")
+            why = (f"K={kappa_label(kappa)} is not smooth ({how}): Δ is not defined pointwise and the 1/t rate "
+                   "of min Δ is stated for smooth K (claim 3 checks the non-smooth decrease)")
+        why = why or user_k.missing_conj(kappa)
+        if why:
+            return not_applicable(id=ID, title=TITLE, reason=why, kind="upper", variant=variant, seed=seed,
+                                  fast=fast)
+        cat = user_k.is_catalogue(kappa)
     lam = 0.5
     T = 15.0 if fast else 30.0
     cases, series = [], {}
     fnames = ["quadratic", "logistic"]
     for fname in fnames:
-        for name, params in [("huber", {"delta": 0.5}), ("logcosh", {"delta": 1.0}), ("quadratic", {})]:
-            K = kappa_mod.get(name, **params)
+        for name, params in ([("huber", {"delta": 0.5}), ("logcosh", {"delta": 1.0}), ("quadratic", {})]
+                             if kappa is None else [(kappa.name, None)]):
+            K = kappa_mod.get(name, **params) if kappa is None else kappa
             rng = rng_for(seed, "claim5", fname, name)
             f = objectives.get(fname, dim=6, seed=int(rng.integers(1 << 30)))
             eps = float(rng.uniform(0.1, 1.0))
             alpha, gamma = ALPHA_GAMMA[fname]
             P = ODEParams(alpha=alpha, gamma=gamma, eps=eps, lam=lam)
             c = P.c * (3.0 if variant == "wrong_c" else 1.0)
-            x0 = 0.9 * K.dual_project(rng.uniform(-1.5, 1.5, (2,) + f.shape)) / lam
+            if kappa is None:
+                x0 = 0.9 * K.dual_project(rng.uniform(-1.5, 1.5, (2,) + f.shape)) / lam
+            else:  # strictly inside D even when 0 is not
+                x0 = user_k.interior_start(K, rng.uniform(-1.5, 1.5, (2,) + f.shape), 0.9) / lam
             m0 = 2.0 * rng.standard_normal(x0.shape)
             tr = trajectory(K, f, P, x0, m0, T, 2001 if fast else 4001, fine=True, rtol=RTOL_B, atol=ATOL_B)
             err, tol, H, D, _ = identity_error(K, f, P, tr, c)
-            inf_H = references.solve(K, f, lam, alpha=alpha, gamma=gamma).F
+            if kappa is not None and not tol <= user_k.QUAD_LIMIT:
+                raise user_k.Undecided(f"K={kappa_label(K)}, f={f.name}: the Simpson error estimate of ∫Δ is "
+                                       f"{tol:.3g}·(H_0 − H_T) > {user_k.QUAD_LIMIT:g}: Δ is not resolved by the grid")
+            if cat:
+                inf_H = references.solve(K, f, lam, alpha=alpha, gamma=gamma).F
+            else:  # no by-hand problem: the stationarity equation in m, F without K*
+                inf_H = user_k.solve_stationary(K, f, lam, alpha=alpha, gamma=gamma)[1]
             if variant == "inf_from_run":
                 inf_H = float(np.min(H[-1]))
-            sol = solve_composite(K, f, alpha=alpha, gamma=gamma, lam=lam, tol=1e-11)
+            if cat:
+                sol = solve_composite(K, f, alpha=alpha, gamma=gamma, lam=lam, tol=1e-11)
+            else:
+                sol = solve_composite(K, f, alpha=alpha, gamma=gamma, lam=lam, tol=1e-11, max_iter=user_k.REF_MAX_ITER)
+                if not sol.converged:
+                    raise user_k.Undecided(f"the independent FISTA solver of min F did not converge in "
+                                           f"{user_k.REF_MAX_ITER} iterations (residual {sol.residual:.3g}): no "
+                                           "independent inf H (is K convex?)")
             F_indep = alpha * float(f.value(sol.x)) + (gamma / lam) * float(K.conj(lam * sol.x))
             t = tr.t
             gap0 = H[0] - inf_H  # (B,)

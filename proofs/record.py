@@ -24,7 +24,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["KINDS", "Case", "TheoremCheck", "case", "make_check", "to_jsonable"]
+__all__ = ["KINDS", "NA", "Case", "TheoremCheck", "case", "make_check", "not_applicable", "to_jsonable"]
+
+#: The third verdict: the claim does not apply to the K it was asked about (``reason`` says why).
+#: Neither a pass nor a fail: :class:`~lionk.proofs.runner.Report` counts it apart.
+NA = "n/a"
 
 #: The three kinds of statement a claim can make.
 KINDS = ("tight", "upper", "invariant")
@@ -104,7 +108,8 @@ class TheoremCheck:
     tolerance_why : str
         Why that tolerance (rounding, solver tolerance, discretisation order, Monte-Carlo error).
     verdict : str
-        ``"pass"`` if every case passes, else ``"fail"``.
+        ``"pass"`` if every case passes, else ``"fail"``; ``"n/a"`` (:data:`NA`) when the claim does
+        not apply to the K it was given (no cases; ``reason`` says why).
     cases : tuple of Case
     series : dict of str -> ndarray
         Raw series for plotting, keyed ``"<case>/<name>"`` (e.g. ``"l1/t"``, ``"l1/dist"``).
@@ -114,6 +119,11 @@ class TheoremCheck:
     fast : bool
     notes : str
         Anything a reader must know (a corrected statement, a caveat).
+    reason : str
+        Why the claim does not apply (verdict ``"n/a"`` only; empty otherwise).
+    kappa : str
+        The user's K the claim was run on (``lionk reproduce --kappa``); empty for the paper's own
+        catalogue run.
     """
 
     id: str
@@ -132,15 +142,22 @@ class TheoremCheck:
     seed: int = 0
     fast: bool = True
     notes: str = ""
+    reason: str = ""
+    kappa: str = ""
 
     @property
     def passed(self) -> bool:
         return self.verdict == "pass"
 
     @property
-    def worst(self) -> Case:
-        """The case with the smallest margin."""
-        return min(self.cases, key=lambda c: c.margin)
+    def applicable(self) -> bool:
+        """False for a claim that does not apply to its K (verdict ``"n/a"``)."""
+        return self.verdict != NA
+
+    @property
+    def worst(self) -> Case | None:
+        """The case with the smallest margin (None when the claim did not apply)."""
+        return min(self.cases, key=lambda c: c.margin) if self.cases else None
 
     def to_dict(self, series: bool = True) -> dict:
         """Plain-JSON view (arrays as lists, non-finite floats as strings)."""
@@ -156,6 +173,11 @@ class TheoremCheck:
                 for c in self.cases
             ],
         }
+        # present only when set, so that the paper's own run writes exactly the fields it always did
+        if self.kappa:
+            d["kappa"] = self.kappa
+        if self.verdict == NA:
+            d["reason"] = self.reason
         if series:
             d["series"] = {k: np.asarray(v) for k, v in self.series.items()}
         return to_jsonable(d)
@@ -164,7 +186,7 @@ class TheoremCheck:
 def make_check(*, id: str, title: str, statement: str, reference: str, kind: str,
                cases: Sequence[Case], tolerance_why: str, series: dict | None = None,
                variant: str = "honest", seed: int = 0, fast: bool = True,
-               notes: str = "") -> TheoremCheck:
+               notes: str = "", kappa: str = "") -> TheoremCheck:
     """Assemble a :class:`TheoremCheck` from its cases: verdict = all cases pass."""
     if not cases:
         raise ValueError(f"claim {id}: no cases")
@@ -174,7 +196,26 @@ def make_check(*, id: str, title: str, statement: str, reference: str, kind: str
     return TheoremCheck(id=id, title=title, statement=statement, reference=reference, kind=kind,
                         predicted=worst.predicted, measured=worst.measured, tolerance=worst.tol,
                         tolerance_why=tolerance_why, verdict=verdict, cases=tuple(cases),
-                        series=ser, variant=variant, seed=int(seed), fast=bool(fast), notes=notes)
+                        series=ser, variant=variant, seed=int(seed), fast=bool(fast), notes=notes,
+                        kappa=kappa)
+
+
+def not_applicable(*, id: str, title: str, reason: str, statement: str = "", reference: str = "",
+                   kind: str = "invariant", variant: str = "honest", seed: int = 0, fast: bool = True,
+                   kappa: str = "") -> TheoremCheck:
+    """A record saying the claim does NOT apply to ``kappa``, and why (verdict :data:`NA`, no cases).
+
+    ``reason`` names what is missing (e.g. "K has no conj: H cannot be evaluated") or which
+    hypothesis of the claim the K does not meet; it is shown in the table, report.md and report.json.
+    """
+    if not reason:
+        raise ValueError(f"claim {id}: a not-applicable record needs a reason")
+    nan = float("nan")
+    return TheoremCheck(id=id, title=title, statement=statement, reference=reference, kind=kind,
+                        predicted=nan, measured=nan, tolerance=nan,
+                        tolerance_why="none: the claim does not apply to this K", verdict=NA, cases=(),
+                        series={}, variant=variant, seed=int(seed), fast=bool(fast), notes="",
+                        reason=reason, kappa=kappa)
 
 
 def _num(v):

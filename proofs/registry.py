@@ -1,4 +1,4 @@
-"""The list of claims: id → module with ``check(fast, seed, variant)``, in the paper's order.
+"""The list of claims: id → module with ``check(fast, seed, variant, kappa=None)``, in the paper's order.
 
 Each module defines ``ID``, ``TITLE``, ``VARIANTS`` (``"honest"`` first, then deliberately broken
 variants whose verdict must be "fail") and ``check``. Modules are imported lazily so that a claim
@@ -41,9 +41,15 @@ class Claim:
     def variants(self) -> tuple:
         return tuple(self.load().VARIANTS)
 
-    def check(self, fast: bool = True, seed: int = 0, variant: str = "honest"):
-        """Run the claim; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
-        return self.load().check(fast=fast, seed=seed, variant=variant)
+    def check(self, fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+        """Run the claim; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+        ``kappa``: a :class:`~lionk.dynamics.kappa.Kappa` to run the claim on instead of the paper's
+        catalogue (the record may then say "n/a", with the reason).
+        """
+        if kappa is None:
+            return self.load().check(fast=fast, seed=seed, variant=variant)
+        return self.load().check(fast=fast, seed=seed, variant=variant, kappa=kappa)
 
 
 #: every claim of the paper, issue 5's numbering

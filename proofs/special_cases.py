@@ -36,8 +36,8 @@ from scipy.optimize import linprog
 from lionk.dynamics import discrete, objectives
 from lionk.dynamics import kappa as kappa_mod
 
-from .common import check_variant, rng_for, thin
-from .record import case, make_check
+from .common import check_variant, kappa_label, rng_for, thin
+from .record import case, make_check, not_applicable
 
 ID = "8"
 TITLE = "Classical methods as special cases"
@@ -123,14 +123,35 @@ def _diff(a, b):
     return float(np.max(np.sqrt(np.sum((a - b) ** 2, axis=ax)) / (1 + np.sqrt(np.sum(a * a, axis=ax)))))
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 8; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 8; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: only the special cases whose K it is — decided from its values and gradients on
+    sampled states (:func:`lionk.proofs.user_k.equals`: ½‖·‖², ‖·‖₁, ‖·‖∞, ‖·‖₂, nuclear norm), never
+    from its name — run, with the given K in the Lion-K runs; "n/a" when it is none of them.
+    """
     check_variant(variant, VARIANTS)
     broken = variant == "wrong_mapping"
     steps = 120 if fast else 400
     n_prob = 1 if fast else 3
     quad, l1 = kappa_mod.get("quadratic"), kappa_mod.get("l1")
     cases, series = [], {}
+    runs = {"quadratic", "l1", "linf", "l2", "nuclear"}
+    if kappa is not None:
+        from .user_k import SPECIAL, equals
+
+        runs = {name for name in SPECIAL if equals(kappa, name)}
+        if not runs:
+            return not_applicable(
+                id=ID, title=TITLE, kind="invariant", variant=variant, seed=seed, fast=fast,
+                reason=f"the classical methods are Lion-K for specific K only (½‖·‖²: heavy ball, Nesterov; ‖·‖₁: "
+                       f"signed momentum; support functions of the box, ℓ1 ball, ℓ2 ball, spectral ball: "
+                       f"Frank-Wolfe); K={kappa_label(kappa)} differs from each of ½‖·‖², ‖·‖₁, ‖·‖∞, ‖·‖₂ and "
+                       "the nuclear norm on sampled states")
+        if "quadratic" in runs:
+            quad = kappa
+        if "l1" in runs:
+            l1 = kappa
 
     def add(label, a, b, key):
         d = _diff(a, b)
@@ -144,17 +165,20 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
         x0 = 2.0 * rng.standard_normal(6)
         # heavy ball
         beta, lr = 0.9, 0.05 / f.L
-        hb = heavy_ball(f.grad, x0, steps, (lr if broken else lr * (1 - beta)), beta)
-        add(f"heavy ball (K=½‖·‖², λ=0, β1=β2={beta}), problem {i}", _lion(quad, f, x0, steps, lr, beta, beta),
-            hb, f"heavy_ball_{i}")
+        if "quadratic" in runs:
+            hb = heavy_ball(f.grad, x0, steps, (lr if broken else lr * (1 - beta)), beta)
+            add(f"heavy ball (K=½‖·‖², λ=0, β1=β2={beta}), problem {i}", _lion(quad, f, x0, steps, lr, beta, beta),
+                hb, f"heavy_ball_{i}")
         # Nesterov
         mu, eta = 0.8, 0.5 / f.L
         b1 = mu if broken else mu * mu
-        add(f"Nesterov (K=½‖·‖², λ=0, β2=μ={mu}, β1=μ², lr=η/(1−μ)), problem {i}",
-            _lion(quad, f, x0, steps, eta / (1 - mu), b1, mu),
-            nesterov_lookahead(f.grad, x0, steps, eta, mu), f"nesterov_{i}")
+        if "quadratic" in runs:
+            add(f"Nesterov (K=½‖·‖², λ=0, β2=μ={mu}, β1=μ², lr=η/(1−μ)), problem {i}",
+                _lion(quad, f, x0, steps, eta / (1 - mu), b1, mu),
+                nesterov_lookahead(f.grad, x0, steps, eta, mu), f"nesterov_{i}")
         # signed momentum: Signum (β1 = β2) and Lion-style interpolation (β1 ≠ β2)
-        for b1s, b2s, nm in [(0.9, 0.9, "Signum"), (0.9, 0.99, "sign of interpolated momentum")]:
+        for b1s, b2s, nm in ([(0.9, 0.9, "Signum"), (0.9, 0.99, "sign of interpolated momentum")]
+                             if "l1" in runs else []):
             add(f"{nm} (K=‖·‖₁, λ=0, β=({b1s},{b2s})), problem {i}",
                 _lion(l1, f, x0, steps, 0.01, b1s, b2s), signed_momentum(f.grad, x0, steps, 0.01, b1s, b2s),
                 f"signed_{nm[:6]}_{i}")
@@ -170,6 +194,10 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
                 xm0 = rng.standard_normal(fm.shape)
             else:
                 fm, xm0 = f, x0
+            if kname not in runs:
+                continue
+            if kappa is not None:
+                K = kappa  # the given K, equal to this support function on sampled states
             fw_steps = min(steps, 150)
             a = _lion(K, fm, xm0, fw_steps, el / lam, 0.0, 0.99, lam)
             b = frank_wolfe(fm.grad, xm0, fw_steps, el, kind, 1.0 / lam)

@@ -33,8 +33,8 @@ from lionk.dynamics import kappa as kappa_mod
 from lionk.lyapunov import functions as lf
 
 from . import references
-from .common import check_variant, isotropic, kappa_label, norm, rng_for, thin, objective_for
-from .record import case, make_check
+from .common import check_variant, event_shape, isotropic, kappa_label, norm, rng_for, skipped_note, thin, objective_for
+from .record import case, make_check, not_applicable
 
 ID = "9"
 TITLE = "Stochastic gradients"
@@ -49,23 +49,28 @@ INVARIANT_TOL = 1e-12
 MC_SIGMAS = 5.0
 
 
-def _phase1(fast, seed, variant):
+def _phase1(fast, seed, variant, kappa=None, saturated=True):
     cases, series = [], {}
     lam, el = 0.5, 0.1
     lam_pred = 1.5 * lam if variant == "wrong_lambda" else lam
     rho = 1 - el * lam_pred / lam  # el = ελ
     B = 4 if fast else 16
     steps = 200 if fast else 600
-    for name, params in [("l1", {}), ("l2", {}), ("linf", {}), ("relu", {}), ("huber", {"delta": 0.5}),
-                         ("nuclear", {})]:
-        K = kappa_mod.get(name, **params)
+    for name, params in ([("l1", {}), ("l2", {}), ("linf", {}), ("relu", {}), ("huber", {"delta": 0.5}),
+                          ("nuclear", {})] if kappa is None else [(kappa.name, None)] if kappa is not False else []):
+        K = kappa_mod.get(name, **params) if kappa is None else kappa
         worst_r, worst_inv, n_inside = -np.inf, 0.0, 0
         for sigma in (1.0, 10.0):
             rng = rng_for(seed, "claim9", name, sigma)
             f = objective_for(K, rng)
             # half of the starts far outside D, half inside
             x0 = (4.0 / lam) * rng.standard_normal((B,) + f.shape)
-            x0[B // 2:] = 0.9 * K.dual_project(lam * x0[B // 2:]) / lam
+            if kappa is None:
+                x0[B // 2:] = 0.9 * K.dual_project(lam * x0[B // 2:]) / lam
+            else:  # inside D even when 0 is not in it (user_k.interior_start)
+                from .user_k import interior_start
+
+                x0[B // 2:] = interior_start(K, lam * x0[B // 2:], 0.9) / lam
             run = discrete.simulate(K, f.grad, x0, lr=el / lam, betas=(0.9, 0.99), weight_decay=lam,
                                     steps=steps, noise_std=sigma, seed=int(rng.integers(1 << 30)))
             y = lam * run.x
@@ -84,13 +89,16 @@ def _phase1(fast, seed, variant):
                           "upper", 0.0, worst_r, RATIO_TOL))
         cases.append(case(f"(b) K={kappa_label(K)}: max_t dist(λx_t, D) for starts inside D", "invariant", 0.0,
                           worst_inv, INVARIANT_TOL, states_inside=n_inside))
+    if not saturated:
+        return cases, series
     # a saturated run (same orthant, minimiser far out) so that the factor is attained exactly
+    K1 = kappa_mod.get("l1") if kappa is None or kappa is False else kappa
     rng = rng_for(seed, "claim9-sat")
     f = isotropic((40.0 + rng.uniform(size=6)) / lam)
     x0 = (3.0 + rng.uniform(size=(B, 6))) / lam
-    run = discrete.simulate(kappa_mod.get("l1"), f.grad, x0, lr=el / lam, betas=(0.9, 0.99),
+    run = discrete.simulate(K1, f.grad, x0, lr=el / lam, betas=(0.9, 0.99),
                             weight_decay=lam, steps=60, noise_std=1.0, seed=int(rng.integers(1 << 30)))
-    dist = kappa_mod.get("l1").dual_dist(lam * run.x)
+    dist = K1.dual_dist(lam * run.x)
     valid = dist[:-1] > FLOOR * (1 + norm(lam * run.x[:-1], 1))
     r = dist[1:][valid] / dist[:-1][valid]
     cases.append(case("(a) K=l1, σ=1, minimiser far out in the start's orthant: max |r_t − (1−ελ)|",
@@ -98,14 +106,14 @@ def _phase1(fast, seed, variant):
     return cases, series
 
 
-def _quadratic_floor(fast, seed, variant):
+def _quadratic_floor(fast, seed, variant, kappa=None):
     """Closed-form stationary E[H] for K = ½‖·‖², quadratic f (linear Gaussian recursion)."""
     cases, series = [], {}
     d = 4
     rng = rng_for(seed, "claim9-floor")
     f = objectives.get("quadratic", dim=d, seed=int(rng.integers(1 << 30)), cond=4.0, center_scale=1.0)
     A, b = f.data["A"], f.data["b"]
-    K = kappa_mod.get("quadratic")
+    K = kappa_mod.get("quadratic") if kappa is None else kappa
     lr, b1, b2, lam = 0.05, 0.9, 0.99, 0.5
     run0 = discrete.simulate(K, f.grad, np.zeros((1, d)), lr=lr, betas=(b1, b2), weight_decay=lam, steps=1)
     ode = run0.ode
@@ -151,7 +159,7 @@ def _quadratic_floor(fast, seed, variant):
     return cases, series
 
 
-def _lion_floor(fast, seed, variant):
+def _lion_floor(fast, seed, variant, kappa=None):
     """Lion (K = ‖·‖₁): E[H] − min H at stationarity on a grid of σ; must increase with σ."""
     cases, series = [], {}
     rng = rng_for(seed, "claim9-lion")
@@ -159,7 +167,9 @@ def _lion_floor(fast, seed, variant):
     f = objectives.get("quadratic", dim=d, seed=int(rng.integers(1 << 30)))
     K = kappa_mod.get("l1")
     lr, lam = 0.01, 0.5
-    ref = references.solve(K, f, lam)
+    ref = references.solve(K, f, lam)  # the box problem (a given K equals ‖·‖₁, so the problem is this one)
+    if kappa is not None:
+        K = kappa
     sigmas = np.array([0.0, 1.0, 4.0, 16.0]) if fast else np.array([0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0])
     B = 64 if fast else 256
     steps = 1500 if fast else 4000
@@ -190,12 +200,50 @@ def _lion_floor(fast, seed, variant):
     return cases, series
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 9; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 9; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: (a) and (b) on that K only (unless D is the whole space: vacuous there); the saturated
+    run and the Lion floor of (c) if K equals ‖·‖₁, the closed-form floor if K equals ½‖·‖² (on
+    sampled states, :func:`lionk.proofs.user_k.equals`); "n/a" when none of these applies.
+    """
     check_variant(variant, VARIANTS)
-    c1, s1 = _phase1(fast, seed, variant)
-    c2, s2 = _quadratic_floor(fast, seed, variant)
-    c3, s3 = _lion_floor(fast, seed, variant)
+    skipped = []
+    if kappa is None:
+        c1, s1 = _phase1(fast, seed, variant)
+        c2, s2 = _quadratic_floor(fast, seed, variant)
+        c3, s3 = _lion_floor(fast, seed, variant)
+    else:
+        from .user_k import equals, whole_space
+
+        is_l1, is_quad = equals(kappa, "l1"), equals(kappa, "quadratic")
+        from .user_k import missing_conj
+
+        nc = missing_conj(kappa)
+        if nc and (is_l1 or is_quad):
+            skipped.append("the floors of (c): " + nc)
+        floors_ok = not nc
+        from .user_k import approx_projection
+
+        vacuous = whole_space(kappa, event_shape(kappa)) or bool(approx_projection(kappa))
+        if approx_projection(kappa):
+            skipped.append("(a, b): " + approx_projection(kappa))
+        elif vacuous:
+            skipped.append("(a, b): D is the whole space, dist(λx, D) ≡ 0")
+        if not is_l1:
+            skipped.append("the saturated run and the Lion floor of (c): K is not ‖·‖₁")
+        if not is_quad:
+            skipped.append("the closed-form floor of (c): K is not ½‖·‖² (no closed-form stationary law)")
+        saturated = is_l1 and not approx_projection(kappa)
+        floor_q, floor_l = is_quad and floors_ok, is_l1 and floors_ok
+        if vacuous and not saturated and not floor_q and not floor_l:
+            return not_applicable(id=ID, title=TITLE, kind="upper", variant=variant, seed=seed, fast=fast,
+                                  reason=f"nothing of claim 9 can be checked on K={kappa_label(kappa)}: "
+                                         + "; ".join(skipped) + " (the noise floor has a closed form or a "
+                                         "reference only for K = ½‖·‖² and K = ‖·‖₁)")
+        c1, s1 = _phase1(fast, seed, variant, kappa=False if vacuous else kappa, saturated=saturated)
+        c2, s2 = _quadratic_floor(fast, seed, variant, kappa) if floor_q else ([], {})
+        c3, s3 = _lion_floor(fast, seed, variant, kappa) if floor_l else ([], {})
     return make_check(
         id=ID, title=TITLE,
         statement="with gradient noise: Phase 1 contraction and invariance of D hold exactly; E[H] "
@@ -204,5 +252,5 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
         series={**s1, **s2, **s3}, variant=variant, seed=seed, fast=fast,
         tolerance_why=f"Phase 1: rounding (≤ {RATIO_TOL:g}); invariance: {INVARIANT_TOL:g}; floors: "
                       f"{MC_SIGMAS:g} Monte-Carlo standard errors across independent paths",
-        notes="the Lion floor's log-log slope against σ² is reported (fitted_slope_vs_sigma2), "
+        notes=skipped_note(skipped) + "the Lion floor's log-log slope against σ² is reported (fitted_slope_vs_sigma2), "
               "not predicted: the paper gives no exponent for sign-type K")

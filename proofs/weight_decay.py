@@ -33,7 +33,7 @@ from lionk.dynamics import kappa as kappa_mod
 
 from . import references
 from .common import check_variant, thin
-from .record import case, make_check
+from .record import case, make_check, not_applicable
 
 ID = "10"
 TITLE = "Weight-decay trade-off (λ ablation)"
@@ -44,9 +44,22 @@ REL_TOL = 1e-3
 FINAL_TOL = 1e-3
 
 
-def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
-    """Run claim 10; returns a :class:`~lionk.proofs.record.TheoremCheck`."""
+def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
+    """Run claim 10; returns a :class:`~lionk.proofs.record.TheoremCheck`.
+
+    ``kappa``: the ablation is a statement about Lion (K = ‖·‖₁): it runs, with the given K, when K
+    equals ‖·‖₁ on sampled states (:func:`lionk.proofs.user_k.equals`), and is "n/a" otherwise.
+    """
     check_variant(variant, VARIANTS)
+    if kappa is not None:
+        from .common import kappa_label
+        from .user_k import equals
+
+        if not equals(kappa, "l1"):
+            return not_applicable(
+                id=ID, title=TITLE, kind="invariant", variant=variant, seed=seed, fast=fast,
+                reason=f"the λ ablation is Lion's (K = ‖·‖₁: f*_λ is the box optimum, reached at speed ≈ lr); "
+                       f"K={kappa_label(kappa)} differs from ‖·‖₁ on sampled states")
     lams = np.array([0.5, 1.0, 2.0, 4.0]) if fast else np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
     steps = 1500 if fast else 4000
     lr = 0.01
@@ -57,7 +70,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest"):
     series = {"lambda": lams}
     for lam in lams:
         ref = references.solve(K, f, lam, radius_scale=scale)
-        run = discrete.simulate(K, f.grad, np.zeros((1,) + f.shape), lr=lr, betas=(0.9, 0.99),
+        run = discrete.simulate(K if kappa is None else kappa, f.grad, np.zeros((1,) + f.shape), lr=lr, betas=(0.9, 0.99),
                                 weight_decay=lam, steps=steps)
         fv = f.value(run.x[:, 0])
         gap = fv - ref.F

@@ -1,0 +1,92 @@
+"""User K objects for tests/test_reproduce_kappa.py: written as a user would, outside lionk."""
+
+import numpy as np
+
+
+class TwiceL2:
+    """K(m) = 2‖m‖₂: non-smooth (at 0), not separable, D = the ball of radius 2 (not in the catalogue)."""
+
+    smooth = False
+    separable = False
+
+    def value(self, m):
+        return 2.0 * np.linalg.norm(m, axis=-1)
+
+    def grad(self, m):
+        n = np.linalg.norm(m, axis=-1, keepdims=True)
+        return 2.0 * np.divide(m, n, out=np.zeros_like(m), where=n > 0)
+
+    def conj(self, y):
+        n = np.linalg.norm(y, axis=-1)
+        return np.where(n <= 2.0 * (1 + 1e-12), 0.0, np.inf)
+
+    def conj_grad(self, y):
+        return np.zeros_like(np.asarray(y, float))
+
+    def dual_project(self, y):
+        n = np.linalg.norm(y, axis=-1, keepdims=True)
+        return y * np.minimum(1.0, 2.0 / np.maximum(n, 1e-300))
+
+
+class TwiceL2ConjTwice(TwiceL2):
+    """Deliberately wrong: claims D is the ball of radius 4 (conj and dual_project of 4‖m‖₂)."""
+
+    def conj(self, y):
+        n = np.linalg.norm(y, axis=-1)
+        return np.where(n <= 4.0 * (1 + 1e-12), 0.0, np.inf)
+
+    def dual_project(self, y):
+        n = np.linalg.norm(y, axis=-1, keepdims=True)
+        return y * np.minimum(1.0, 4.0 / np.maximum(n, 1e-300))
+
+
+class PseudoHuberWrongConj:
+    """K(m) = Σ sqrt(1 + m²) (smooth, D = [−1, 1]^d) with a conj twice the true one (deliberately wrong)."""
+
+    smooth = True
+    separable = True
+
+    def value(self, m):
+        return np.sum(np.sqrt(1 + m ** 2), axis=-1)
+
+    def grad(self, m):
+        return m / np.sqrt(1 + m ** 2)
+
+    def conj(self, y):
+        return 2 * np.sum(-np.sqrt(np.clip(1 - y ** 2, 0, None)), axis=-1)
+
+    def conj_grad(self, y):
+        return 2 * y / np.sqrt(np.clip(1 - y ** 2, 1e-300, None))
+
+    def dual_project(self, y):
+        return np.clip(y, -1, 1)
+
+
+class L1NoConj:
+    """K(m) = ‖m‖₁ with value and grad only (no conj): Lion's K written by a user."""
+
+    def value(self, m):
+        return np.sum(np.abs(m), axis=-1)
+
+    def grad(self, m):
+        return np.sign(m)
+
+
+class AbsPlusRidgeNoConj:
+    """K(m) = Σ |m_i| + m_i²/2 with value and grad only: non-smooth, D = everything, no conj."""
+
+    smooth = False
+    separable = True
+
+    def value(self, m):
+        return np.sum(np.abs(m) + 0.5 * m * m, axis=-1)
+
+    def grad(self, m):
+        return np.sign(m) + m
+
+
+twice_l2 = TwiceL2()
+twice_l2_wrong = TwiceL2ConjTwice()
+pseudo_huber_wrong = PseudoHuberWrongConj()
+l1_noconj = L1NoConj()
+abs_ridge_noconj = AbsPlusRidgeNoConj()
