@@ -483,8 +483,10 @@ def test_every_command_has_a_page():
 #: names the code reads off a K that are internal to the catalogue and expression K (not protocol):
 #: ``obj`` (the wrapped object of ObjectKappa), ``name`` (set by lionk), ``sym_spec`` and
 #: ``conj_method`` (produced by the expression parser), ``delta`` (the catalogue huber's parameter, read
-#: by the compiled kernels only for catalogue K named in ``kernels.BITWISE``)
-_INTERNAL = {"obj", "name", "sym_spec", "conj_method", "delta"}
+#: by the compiled kernels only for catalogue K named in ``kernels.BITWISE``), ``derived`` and
+#: ``smoothness`` (what lionk's ObjectKappa adapter records about what it derived or measured; read by
+#: the claims of ``reproduce --kappa``, never looked up on the user's object)
+_INTERNAL = {"obj", "name", "sym_spec", "conj_method", "delta", "derived", "smoothness"}
 
 
 def protocol_names_read_by_code() -> set[str]:
