@@ -49,7 +49,7 @@ def _host(a) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.name == "bfloat16":
         a = a.astype(np.float32)  # exact
-    return np.ascontiguousarray(a)
+    return np.ascontiguousarray(a).reshape(a.shape)  # ascontiguousarray makes a shape-() array 1-d
 
 
 class Recorder:

@@ -149,6 +149,36 @@ def test_optax_lion_recording_passes_and_matches_the_state(tmp_path):
         np.testing.assert_allclose(a.m[t + 1], m, rtol=1e-5, atol=1e-6)  # float32 EMA vs float64: rounding
 
 
+def test_optax_scalar_parameter_is_recorded_and_checked(tmp_path):
+    """A shape-() parameter (a learned temperature, a scalar bias) is its own tensor of shape ()."""
+    jax = pytest.importorskip("jax", reason="jax not installed: pip install 'lionk[jax]'")
+    optax = pytest.importorskip("optax", reason="optax not installed: pip install 'lionk[jax]'")
+    import jax.numpy as jnp
+
+    from lionk.optax import Recorder
+
+    params = {"w": jnp.ones((3,), jnp.float32), "t": jnp.asarray(0.5, jnp.float32)}
+
+    def loss(p):
+        return jnp.sum((p["w"] - 7.0) ** 2) + (p["t"] + 9.0) ** 2  # both optima outside the box |x| ≤ 2
+
+    tx = optax.lion(learning_rate=1e-2, b1=0.9, b2=0.99, weight_decay=0.5)
+    state = tx.init(params)
+    with Recorder(tmp_path / "s", params, hyper={"lr": 1e-2, "betas": [0.9, 0.99], "weight_decay": 0.5}) as rec:
+        for _ in range(40):
+            grads = jax.grad(loss)(params)
+            rec.record(params, grads, state)
+            updates, state = tx.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+        rec.finish(params, state)
+    r = RecordingReader(tmp_path / "s")
+    assert {t.name: tuple(t.shape) for t in r.tensors} == {"['t']": (), "['w']": (3,)}
+    a = r.read_all("['t']")
+    assert a.x.shape == (41,) and float(a.x[-1]) < 0.5 - 0.3  # descended towards −9: 40 steps of ≈ 1e-2
+    rep = check_recording(r, kappa_mod.get("l1"))
+    assert rep.status in ("pass", "inconclusive") and not any(t.failures for t in rep.tensors), rep.summary()
+
+
 def test_optax_inject_hyperparams_are_read_from_the_state(tmp_path):
     r = _optax_run(tmp_path, lambda optax: optax.inject_hyperparams(optax.lion)(
         learning_rate=1e-2, b1=0.9, b2=0.99, weight_decay=0.5), inject=True)
