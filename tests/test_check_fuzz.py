@@ -85,6 +85,21 @@ COMMANDS = subcommands()
 # ---------------------------------------------------------------------------------------------
 # hostile inputs on disk (made once)
 # ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", autouse=True)
+def _no_numba_compilation_in_process():
+    """The in-process calls are interrupted at their deadline by an asynchronous exception. One that lands
+    inside numba's compiler leaves numba's typing registry broken for the rest of the process ("generator
+    raised StopIteration" in every later compilation: 52 kernel and sweep tests of the same pytest-xdist
+    worker failed that way). Here, where the subject is argument handling and not the kernels
+    (tests/test_kernels.py), numba counts as absent: backend 'numba' is then a one-line usage error."""
+    from lionk.dynamics import kernels
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "available", lambda: False)
+        mp.setattr(kernels, "HAVE_NUMBA", False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("fuzz_inputs")
