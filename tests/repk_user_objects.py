@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tests.k11_user_objects import L1Bare, SqrtConjTwice
+
 
 class TwiceL2:
     """K(m) = 2‖m‖₂: non-smooth (at 0), not separable, D = the ball of radius 2 (not in the catalogue)."""
@@ -40,36 +42,13 @@ class TwiceL2ConjTwice(TwiceL2):
         return y * np.minimum(1.0, 4.0 / np.maximum(n, 1e-300))
 
 
-class PseudoHuberWrongConj:
-    """K(m) = Σ sqrt(1 + m²) (smooth, D = [−1, 1]^d) with a conj twice the true one (deliberately wrong)."""
-
-    smooth = True
-    separable = True
-
-    def value(self, m):
-        return np.sum(np.sqrt(1 + m ** 2), axis=-1)
-
-    def grad(self, m):
-        return m / np.sqrt(1 + m ** 2)
-
-    def conj(self, y):
-        return 2 * np.sum(-np.sqrt(np.clip(1 - y ** 2, 0, None)), axis=-1)
-
-    def conj_grad(self, y):
-        return 2 * y / np.sqrt(np.clip(1 - y ** 2, 1e-300, None))
-
-    def dual_project(self, y):
-        return np.clip(y, -1, 1)
+#: K(m) = Σ sqrt(1 + m²) (smooth, D = [−1, 1]^d) with a conj twice the true one (deliberately wrong):
+#: the same object as tests/test_user_objects.py uses
+PseudoHuberWrongConj = SqrtConjTwice
 
 
-class L1NoConj:
-    """K(m) = ‖m‖₁ with value and grad only (no conj): Lion's K written by a user."""
-
-    def value(self, m):
-        return np.sum(np.abs(m), axis=-1)
-
-    def grad(self, m):
-        return np.sign(m)
+#: K(m) = ‖m‖₁ with value and grad only (no conj): Lion's K written by a user
+L1NoConj = L1Bare
 
 
 class AbsPlusRidgeNoConj:
