@@ -29,7 +29,7 @@ import numpy as np
 from lionk.dynamics import kappa as kappa_mod
 from lionk.dynamics.params import ODEParams
 
-from .common import (check_variant, event_shape, isotropic, kappa_label, norm, rng_for, thin, saturating_directions,
+from .common import (check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions,
                      objective_for, skipped_note)
 from .record import case, make_check, not_applicable
 from .user_k import catalogue_twin
@@ -72,15 +72,11 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
     check_variant(variant, VARIANTS)
     skipped = []
     if kappa is not None:
-        from .user_k import approx_projection, inexact_prox, whole_space
+        from .user_k import phase1_reason
 
-        why = approx_projection(kappa) or inexact_prox(kappa)
+        why = phase1_reason(kappa, needs_prox=True)
         if why:
             return not_applicable(id=ID, title=TITLE, variant=variant, seed=seed, fast=fast, kind="upper", reason=why)
-        if whole_space(kappa, event_shape(kappa)):
-            return not_applicable(id=ID, title=TITLE, variant=variant, seed=seed, fast=fast, kind="upper",
-                                  reason=f"D = closure(dom K*) is the whole space for K={kappa_label(kappa)}: "
-                                         "dist(λx, D) ≡ 0, so Phase 1 says nothing")
     lam = 0.5
     lam_pred = 1.5 * lam if variant == "wrong_lambda" else lam
     P = ODEParams(alpha=1.0, gamma=1.0, eps=0.5, lam=lam)

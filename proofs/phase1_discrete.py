@@ -35,7 +35,7 @@ import numpy as np
 from lionk.dynamics import discrete
 from lionk.dynamics import kappa as kappa_mod
 
-from .common import (U, check_variant, event_shape, isotropic, kappa_label, norm, rng_for, thin, saturating_directions,
+from .common import (U, check_variant, isotropic, kappa_label, norm, rng_for, thin, saturating_directions,
                      objective_for, skipped_note)
 from .record import case, make_check, not_applicable
 from .user_k import catalogue_twin
@@ -87,15 +87,11 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
     check_variant(variant, VARIANTS)
     skipped = []
     if kappa is not None:
-        from .user_k import approx_projection, whole_space
+        from .user_k import phase1_reason
 
-        why = approx_projection(kappa)
+        why = phase1_reason(kappa, needs_prox=False)
         if why:
             return not_applicable(id=ID, title=TITLE, variant=variant, seed=seed, fast=fast, kind="upper", reason=why)
-        if whole_space(kappa, event_shape(kappa)):
-            return not_applicable(id=ID, title=TITLE, variant=variant, seed=seed, fast=fast, kind="upper",
-                                  reason=f"D = closure(dom K*) is the whole space for K={kappa_label(kappa)}: "
-                                         "dist(λx, D) ≡ 0, so the contraction says nothing")
     B = 3 if fast else 8
     steps = 150 if fast else 400
     cases, series = [], {}

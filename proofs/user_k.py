@@ -235,3 +235,18 @@ def inexact_prox(K) -> str | None:
         return ("undecided on this K: it is not smooth and its prox is only approximate (" + route.why + "): the ODE's "
                 "Moreau smoothing and the reference solver need it at every step; give the object prox(m, step)")
     return None
+
+
+def phase1_reason(K, *, needs_prox: bool) -> str | None:
+    """Why the Phase 1 claims (1, 2) cannot be checked on K, or None: D = closure(dom K*) only projected
+    numerically, an inexact prox (``needs_prox``: the ODE of a non-smooth K), or D the whole space
+    (dist(λx, D) ≡ 0: Phase 1 says nothing)."""
+    from .common import event_shape, kappa_label
+
+    why = approx_projection(K) or (inexact_prox(K) if needs_prox else None)
+    if why:
+        return why
+    if whole_space(K, event_shape(K)):
+        return (f"D = closure(dom K*) is the whole space for K={kappa_label(K)}: dist(λx, D) ≡ 0, so Phase 1 "
+                "says nothing")
+    return None
