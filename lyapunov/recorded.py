@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.muon import is_muon, lionk_hyper_of_muon_group
 from lionk.errors import LionKError
 
 from .checks.verdicts import CORE_CHECKS, FAIL, PASS, SKIP
@@ -375,6 +376,14 @@ def _hyper_of(reader, t, step, given):
     groups = reader.hyper(int(step))
     g = groups[t.group] if groups is not None and t.group is not None and t.group < len(groups) else (
         groups[0] if groups else {})
+    if _muon_recording(reader):
+        # torch.optim.Muon: one momentum, an lr scale per shape; mapped to Lion-K per matrix
+        # (lionk.dynamics.muon); given values would be ambiguous (Muon's lr or Lion-K's?) and are refused
+        if any(v is not None for v in given.values()):
+            raise LionKError(f"{reader.path!r} is a torch.optim.Muon recording: its hyper-parameters are mapped to "
+                             "Lion-K per matrix from the recorded (lr, momentum, nesterov, weight_decay, adjust_lr_fn) "
+                             "(docs/recorded-runs.md); do not pass --lr/--beta1/--beta2/--weight-decay")
+        return lionk_hyper_of_muon_group(g, t.shape)
     betas = g.get("betas") or [None, None]
     hp = {"lr": g.get("lr"), "beta1": betas[0], "beta2": betas[1], "weight_decay": g.get("weight_decay")}
     hp.update({k: v for k, v in given.items() if v is not None})
@@ -389,6 +398,11 @@ def _hyper_of(reader, t, step, given):
     if not all(math.isfinite(v) for v in hp.values()):
         raise LionKError(f"recorded hyper-parameters of tensor {t.name!r} are not finite: {hp}")
     return hp
+
+
+def _muon_recording(reader) -> bool:
+    """The recording was made from torch.optim.Muon (its manifest names the optimizer class)."""
+    return is_muon((getattr(reader, "optimizer", None) or {}).get("class"))
 
 
 def check_recording(reader, K, *, lr=None, beta1=None, beta2=None, weight_decay=None, decay="explicit",
@@ -434,6 +448,10 @@ def check_recording(reader, K, *, lr=None, beta1=None, beta2=None, weight_decay=
     names = [t.name for t in reader.tensors] if not tensors else list(tensors)
     given = {"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}
     approx_s = _validate_approx_s(K, approx_s)
+    muon = _muon_recording(reader)
+    if muon and decay != "explicit":
+        raise LionKError(f"{reader.path!r} is a torch.optim.Muon recording: Muon decays explicitly, W(1 − lr·wd); "
+                         "drop --decay implicit")
     reps = []
     for name in names:
         t = reader.tensor(name)
@@ -444,11 +462,13 @@ def check_recording(reader, K, *, lr=None, beta1=None, beta2=None, weight_decay=
             s_t, src = measure_s(reader, t, K, given=given, decay=decay), "measured on this tensor"
         elif approx_s is not None:
             s_t, src = approx_s, "given"
-        reps.append(_check_tensor(reader, t, K, given, decay, conv, float(rounding_factor), s_t, src))
-    notes = (f"rounding allowance per coordinate: {rounding_factor:g}·u·(|x_t|+|x_(t+1)|+lr), u per dtype "
+        reps.append(_check_tensor(reader, t, K, given, decay, conv, float(rounding_factor), s_t, src, muon=muon))
+    notes = (('torch.optim.Muon recording: per matrix of shape (rows, cols), beta2 = momentum, beta1 = momentum² '
+              '(nesterov) or momentum, lr = lr·r, weight_decay = wd/r with r = the lr scale of adjust_lr_fn, explicit '
+              'decay (lionk.dynamics.muon); λx ∈ D is ‖W‖₂ ≤ r/wd (× s with --approx-s)',) if muon else ()) + (f"rounding allowance per coordinate: {rounding_factor:g}·u·(|x_t|+|x_(t+1)|+lr), u per dtype "
              f"({', '.join(f'{k} {v:.3g}' for k, v in ROUNDOFF.items())})",
              "K is separable: every check is per coordinate" if getattr(K, "separable", False) and K.event_ndim == 1
-             else "K is not separable: distances and sums over each whole tensor")
+             else "K is not separable: distances and sums over each whole tensor",)
     return RecordingReport(str(reader.path), K.describe(), tuple(reps), notes)
 
 
@@ -523,7 +543,7 @@ def measure_s(reader, t, K, *, given=None, decay="explicit") -> float:
     return s_max
 
 
-def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=None) -> TensorReport:
+def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=None, muon=False) -> TensorReport:
     view = _View(K, t.shape, t.name)
     scale = 1.0 if approx_s is None else 1.0 / approx_s
     u = ROUNDOFF[t.dtype]
@@ -581,6 +601,10 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
         diag = (f"with s = {approx_s:.6g} ({s_source}) the recorded steps leave s·D: the update direction is "
                 "larger than s·D allows (pass a larger s, or 'measure'), or the steps are not approximate "
                 "Lion-K steps with these hyper-parameters")
+    elif muon and any(c.name == "step_in_D" and c.failed for c in checks):
+        diag = ("torch.optim.Muon applies a Newton–Schulz approximation of the polar factor, whose singular values "
+                "exceed 1: its steps are approximate Lion-K steps; check them with --approx-s measure (the bound that "
+                "holds is ‖W‖₂ ≤ s·r/wd)")
     elif any(c.failed for c in checks):
         if first_fail_block is not None:
             x0, x1, m0, g, hp = first_fail_block

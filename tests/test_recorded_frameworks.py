@@ -76,31 +76,78 @@ def test_pytorch_optimizer_lion_decoupled_passes_and_coupled_is_named(tmp_path):
     assert "convex" not in rep.summary()
 
 
-def test_torch_muon_is_checked_per_matrix(tmp_path):
+def _muon_run(tmp_path, *, nesterov, exact, steps=12, adjust_lr_fn=None, name="mu"):
     torch = pytest.importorskip("torch", reason="torch not installed: pip install 'lionk[torch]'")
     if not hasattr(torch.optim, "Muon"):
         pytest.skip("torch.optim.Muon needs torch >= 2.9")
+    import contextlib
+
+    from lionk.audit.muon import exact_polar_torch_muon
     from lionk.torch import Recorder
 
     torch.manual_seed(0)
-    W = torch.nn.Parameter(0.1 * torch.randn(20, 30))
+    W = torch.nn.Parameter(0.1 * torch.randn(20, 30))      # ‖W‖₂ ≈ 1 < r/wd = 2: λW in D from the start
     V = torch.nn.Parameter(0.1 * torch.randn(10, 20))
-    opt = torch.optim.Muon([W, V], lr=1e-2, weight_decay=0.5, momentum=0.95, nesterov=False)
+    opt = torch.optim.Muon([W, V], lr=1e-2, weight_decay=0.5, momentum=0.95, nesterov=nesterov,
+                           adjust_lr_fn=adjust_lr_fn)
     X, Y = torch.randn(64, 30), torch.randn(64, 10)
-    with Recorder(opt, tmp_path / "mu", params=[("W", W), ("V", V)], chunk_steps=8):
-        for _ in range(12):
-            opt.zero_grad()
-            (((X @ W.T).tanh() @ V.T - Y) ** 2).mean().backward()
-            opt.step()
-    r = RecordingReader(tmp_path / "mu")
-    with pytest.raises(LionKError, match="beta1, beta2"):  # Muon has one momentum, no betas: lionk says so
-        check_recording(r, kappa_mod.get("nuclear"))
-    rep = check_recording(r, kappa_mod.get("nuclear"), beta1=0.0, beta2=0.95)
+    with (exact_polar_torch_muon() if exact else contextlib.nullcontext()):
+        with Recorder(opt, tmp_path / name, params=[("W", W), ("V", V)], chunk_steps=8):
+            for _ in range(steps):
+                opt.zero_grad()
+                (((X @ W.T).tanh() @ V.T - Y) ** 2).mean().backward()
+                opt.step()
+    return RecordingReader(tmp_path / name)
+
+
+@pytest.mark.parametrize("adjust_lr_fn", [None, "match_rms_adamw"])
+def test_exact_polar_muon_recording_is_nuclear_lion_k_with_no_hyper_parameters_given(tmp_path, adjust_lr_fn):
+    """torch.optim.Muon's recorded (lr, momentum, nesterov, wd, adjust_lr_fn) are mapped per matrix
+    (lionk.dynamics.muon): with the exact polar factor every check holds, §5b included (nesterov: β1 = μ² < β2)."""
+    r = _muon_run(tmp_path, nesterov=True, exact=True, adjust_lr_fn=adjust_lr_fn)
+    rep = check_recording(r, kappa_mod.get("nuclear"))
     assert [t.shape for t in rep.tensors] == [(20, 30), (10, 20)]
-    # each matrix is one Lion-K state: the checks see 12 steps of one state, not 600 coordinates
+    assert rep.status == "pass", rep.summary()
+    assert "torch.optim.Muon recording" in rep.summary()
     for t in rep.tensors:
+        # each matrix is one Lion-K state: 12 steps of one state, not 600 coordinates
         assert next(c for c in t.checks if c.name == "phase1_rate").n_checked == 12
-        assert "convex" not in (t.diagnosis or "")
+        assert next(c for c in t.checks if c.name == "lyapunov_discrete").n_checked == 12
+    with pytest.raises(LionKError, match="torch.optim.Muon recording"):   # ambiguous: Muon's lr or Lion-K's?
+        check_recording(r, kappa_mod.get("nuclear"), lr=1e-2)
+
+
+def test_mapping_is_what_makes_the_muon_recording_pass(tmp_path):
+    """The same exact-polar run with the mapping broken (r left out of lr and λ: the 'match_rms_adamw'
+    scale is 0.2·√30 ≈ 1.1 for W) must fail: the check sees the mapping, not only the data."""
+    import lionk.dynamics.muon as mu
+
+    r = _muon_run(tmp_path, nesterov=True, exact=True, adjust_lr_fn="match_rms_adamw")
+    orig = mu.LR_SCALES["0.2*sqrt(max(rows, cols))"]
+    mu.LR_SCALES["0.2*sqrt(max(rows, cols))"] = lambda a, b: 1.0
+    try:
+        rep = check_recording(r, kappa_mod.get("nuclear"))
+    finally:
+        mu.LR_SCALES["0.2*sqrt(max(rows, cols))"] = orig
+    assert rep.status == "fail"
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_newton_schulz_muon_fails_exact_lion_k_and_passes_approximate(tmp_path, nesterov):
+    """Newton–Schulz returns singular values above 1: as exact Lion-K the step leaves D, and the
+    diagnosis says to check it as approximate Lion-K; with --approx-s measure (s > 1) Phase 1 holds."""
+    r = _muon_run(tmp_path, nesterov=nesterov, exact=False)
+    exact = check_recording(r, kappa_mod.get("nuclear"))
+    assert exact.status == "fail"
+    assert all("--approx-s measure" in (t.diagnosis or "") for t in exact.tensors if t.status == "fail")
+    assert "convex" not in exact.summary()
+    approx = check_recording(r, kappa_mod.get("nuclear"), approx_s="measure")
+    assert approx.status == "pass", approx.summary()
+    assert all(t.approx_s > 1.0 for t in approx.tensors)
+    if not nesterov:   # β1 = β2 = μ: §5b does not apply, and the report says why
+        ex = check_recording(_muon_run(tmp_path, nesterov=False, exact=True, name="mu2"), kappa_mod.get("nuclear"))
+        lyap = next(c for t in ex.tensors for c in t.checks if c.name == "lyapunov_discrete")
+        assert lyap.n_checked == 0 and "beta1 < beta2" in lyap.detail
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.muon import LR_SCALES  # noqa: F401 - re-exported
 from lionk.errors import LionKError
 
 __all__ = ["StateFit", "DirectionFit", "MapFit", "fit_state", "identify_direction", "fit_map",
@@ -32,14 +33,6 @@ __all__ = ["StateFit", "DirectionFit", "MapFit", "fit_state", "identify_directio
 #: orders of margin and is still four orders below the smallest deviation named (explicit vs implicit
 #: decay differs by (lr·λ)² ≥ 2.5e-5 relative at the audit's default lr·λ = 0.005).
 EXACT_RTOL = 1e-9
-
-#: learning-rate scales per matrix shape (rows, cols) used by known Muon variants
-LR_SCALES = {
-    "none": lambda r, c: 1.0,
-    "sqrt(max(1, rows/cols))": lambda r, c: float(np.sqrt(max(1.0, r / c))),
-    "0.2*sqrt(max(rows, cols))": lambda r, c: 0.2 * float(np.sqrt(max(r, c))),
-    "sqrt(rows/cols)": lambda r, c: float(np.sqrt(r / c)),
-}
 
 _ELEMENTWISE = ("l1", "l2", "quadratic")
 _MATRIX = ("nuclear", "l1", "l2", "quadratic")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lionk.dynamics import kappa as kappa_mod
+from lionk.dynamics.muon import MUON_LR_SCALE, muon_lr_scale, muon_to_lionk  # noqa: F401 - re-exported
 from lionk.errors import LionKError
 
 __all__ = ["SingularValueReport", "SpectralRun", "SPECTRAL_RTOL", "measure_singular_values", "spectral_run",
@@ -83,29 +84,6 @@ def measure_singular_values(rec, *, a, lr, r, beta1, s_state, ghat) -> SingularV
 def spectral_bound(weight_decay: float, r: float, s: float = 1.0) -> float:
     """The bound that holds after Phase 1: ‖W‖₂ ≤ s·r/wd."""
     return s * r / weight_decay
-
-
-#: torch.optim.Muon's ``adjust_lr_fn`` -> its lr scale r(rows, cols) (names of lionk.audit.fit.LR_SCALES)
-MUON_LR_SCALE = {None: "sqrt(max(1, rows/cols))", "original": "sqrt(max(1, rows/cols))",
-                 "match_rms_adamw": "0.2*sqrt(max(rows, cols))", "spectral_unclamped": "sqrt(rows/cols)"}
-
-
-def muon_lr_scale(adjust_lr_fn, shape) -> float:
-    """r of torch.optim.Muon for a matrix of shape (rows, cols): the applied step is lr·r·O."""
-    from .fit import LR_SCALES
-    if adjust_lr_fn not in MUON_LR_SCALE:
-        raise LionKError(f"unknown adjust_lr_fn {adjust_lr_fn!r} (known: {', '.join(map(str, MUON_LR_SCALE))})")
-    return LR_SCALES[MUON_LR_SCALE[adjust_lr_fn]](*shape)
-
-
-def muon_to_lionk(lr: float, momentum: float, nesterov: bool, weight_decay: float, r: float) -> dict:
-    """Lion-K parameters (ε, β1, β2, λ, decay) of torch.optim.Muon's hyper-parameters (docs/audit.md).
-
-    Returns a dict with ``lr`` = lr·r, ``beta1`` = μ² (Nesterov) or μ, ``beta2`` = μ, ``weight_decay`` = wd/r,
-    ``decay`` = "explicit" (so lr·weight_decay is Muon's lr·wd and the radius is r/wd).
-    """
-    return {"lr": lr * r, "beta1": momentum ** 2 if nesterov else momentum, "beta2": momentum,
-            "weight_decay": weight_decay / r, "decay": "explicit"}
 
 
 @contextlib.contextmanager
