@@ -14,7 +14,7 @@ import numpy as np
 
 from lionk.errors import LionKError, first_line
 
-__all__ = ["MAX_ELEMENTS", "RecordedRun", "load_recorded_run"]
+__all__ = ["MAX_ELEMENTS", "RecordedRun", "load_recorded_run", "validate_npz"]
 
 #: Largest number of elements of one recorded array (x, m or grad) that ``lionk check`` loads.
 MAX_ELEMENTS = 50_000_000
@@ -60,29 +60,19 @@ def _npz_header(zf: zipfile.ZipFile, name: str) -> tuple[tuple, np.dtype]:
     return tuple(shape), np.dtype(dtype)
 
 
-def load_recorded_run(path, K, convention: str = "torch") -> RecordedRun:
-    """Load and validate a recorded run.
+def validate_npz(path, K) -> dict:
+    """Validate an ``.npz`` run from its array headers, without loading the data.
 
-    Parameters
-    ----------
-    path : str
-        ``.npz`` with arrays ``x`` (T, *param_shape), ``m`` (T, *param_shape) and optionally ``grad``
-        (T or T−1, *param_shape) and ``f`` (T,). Row t is the state before step t.
-    K : Kappa
-        For vector K the parameter is flattened into one vector; for matrix K (``nuclear``) the
-        parameter must be 2-D.
-    convention : {"torch", "paper"}
-        ``"torch"``: ``m`` is what PyTorch/optax Lion store (``exp_avg``/``mu``, an EMA of **+g**);
-        it is negated. ``"paper"``: ``m`` already tracks −g.
+    Returns
+    -------
+    dict
+        name → (shape, dtype) of the arrays ``x``, ``m`` and, when present, ``grad``, ``f``.
 
     Raises
     ------
     LionKError
-        Missing/unreadable file, not an npz, missing arrays, object/complex/non-numeric dtypes,
-        inconsistent shapes, fewer than 2 rows, or more than :data:`MAX_ELEMENTS` elements.
+        As :func:`load_recorded_run`.
     """
-    if convention not in ("torch", "paper"):
-        raise LionKError(f"momentum convention must be 'torch' or 'paper', got {convention!r}")
     p = str(path)
     if not os.path.exists(p):
         raise LionKError(f"recorded run {p!r} does not exist")
@@ -132,6 +122,36 @@ def load_recorded_run(path, K, convention: str = "torch") -> RecordedRun:
         fs = headers["f"][0]
         if fs not in ((T,), (T, 1)):
             raise LionKError(f"f in {p!r} has shape {fs}; expected ({T},)")
+    return headers
+
+
+def load_recorded_run(path, K, convention: str = "torch") -> RecordedRun:
+    """Load and validate a recorded run.
+
+    Parameters
+    ----------
+    path : str
+        ``.npz`` with arrays ``x`` (T, *param_shape), ``m`` (T, *param_shape) and optionally ``grad``
+        (T or T−1, *param_shape) and ``f`` (T,). Row t is the state before step t.
+    K : Kappa
+        For vector K the parameter is flattened into one vector; for matrix K (``nuclear``) the
+        parameter must be 2-D.
+    convention : {"torch", "paper"}
+        ``"torch"``: ``m`` is what PyTorch/optax Lion store (``exp_avg``/``mu``, an EMA of **+g**);
+        it is negated. ``"paper"``: ``m`` already tracks −g.
+
+    Raises
+    ------
+    LionKError
+        Missing/unreadable file, not an npz, missing arrays, object/complex/non-numeric dtypes,
+        inconsistent shapes, fewer than 2 rows, or more than :data:`MAX_ELEMENTS` elements.
+    """
+    if convention not in ("torch", "paper"):
+        raise LionKError(f"momentum convention must be 'torch' or 'paper', got {convention!r}")
+    p = str(path)
+    headers = validate_npz(p, K)
+    xs = headers["x"][0]
+    T = xs[0]
     try:
         with np.load(p, allow_pickle=False) as z:
             arrs = {n: z[n] for n in headers}

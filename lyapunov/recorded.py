@@ -223,7 +223,8 @@ class _Acc:
         self.n += n
         with np.errstate(all="ignore"):
             ratio = np.where(ok, np.where(allow > 0, viol / allow, np.where(viol > 0, np.inf, -np.inf)), -np.inf)
-        ratio = np.where(np.isnan(ratio) & ok, np.inf, ratio)
+        # NaN anywhere in a checked pair (violation or allowance) is a failure, never a pass
+        ratio = np.where((np.isnan(ratio) | np.isnan(viol) | np.isnan(allow)) & ok, np.inf, ratio)
         w = float(np.max(ratio))
         self.worst = min(self.worst, 1.0 - w)
         if self.fail_step is None and w > 1.0:
@@ -549,6 +550,7 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
     u = ROUNDOFF[t.dtype]
     sign = -1.0 if conv == "torch" else 1.0
     acc = {n: _Acc(n, c) for n, c in (
+        ("finite", "x, m (and grad) are finite at both ends of every recorded step"),
         ("step_in_D", "λx_(t+1) − (1−θ)λx_t ∈ θ·D (update direction in D)"),
         ("phase1_rate", "dist(λx_(t+1), D) ≤ (1−θ)·dist(λx_t, D)"),
         ("stays_in_D", "once λx is in D (within rounding) it stays in D"),
@@ -580,13 +582,25 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
                     m1 = sign * ch.m[s0 + 1:s1 + 1].reshape(s1 - s0, -1).astype(float)
                     g = None if ch.grad is None else ch.grad[s0:s1].reshape(s1 - s0, -1).astype(float)
                     steps = ch.steps[s0:s1]
-                    failed_before = any(v.fail_step is not None for v in acc.values())
+                    fin0 = _rows_finite(x0, m0, g)
+                    fin1 = _rows_finite(x1, m1)
+                    acc["finite"].add((~(fin0 & fin1)).astype(float)[:, None], 0.5, steps, describe=lambda r, c, v, al, _f=fin0: (
+                        f"{'x_t, m_t or g_t' if not _f[r] else 'x_(t+1) or m_(t+1)'} is NaN or inf: the run diverged "
+                        "or the recording is corrupted; the other checks skip this step"))
+                    if not (fin0 & fin1).all():
+                        keep = fin0 & fin1
+                        x0, x1, m0, m1, steps = x0[keep], x1[keep], m0[keep], m1[keep], steps[keep]
+                        g = None if g is None else g[keep]
+                        if not keep.any():
+                            steps_checked += s1 - s0
+                            continue
+                    failed_before = any(v.fail_step is not None for v in acc.values() if v.name != "finite")
                     note = _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, k,
                                         exact=approx_s is None)
                     beta_note = beta_note or note
                     steps_checked += s1 - s0
                     if first_fail_block is None and not failed_before and any(
-                            v.fail_step is not None for v in acc.values()) and g is not None:
+                            v.fail_step is not None for v in acc.values() if v.name != "finite") and g is not None:
                         first_fail_block = (x0, x1, m0, g, hp)
     if beta_note:
         for n in ("lyapunov_discrete", "dissipation_discrete_nonnegative"):
@@ -601,6 +615,9 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
         diag = (f"with s = {approx_s:.6g} ({s_source}) the recorded steps leave s·D: the update direction is "
                 "larger than s·D allows (pass a larger s, or 'measure'), or the steps are not approximate "
                 "Lion-K steps with these hyper-parameters")
+    elif [c.name for c in checks if c.failed] == ["finite"]:
+        diag = ("non-finite values (NaN/inf) in the recording: the optimizer diverged (lr too large, a loss spike, "
+                "overflow in a low-precision dtype) or the recording is corrupted")
     elif muon and any(c.name == "step_in_D" and c.failed for c in checks):
         diag = ("torch.optim.Muon applies a Newton–Schulz approximation of the polar factor, whose singular values "
                 "exceed 1: its steps are approximate Lion-K steps; check them with --approx-s measure (the bound that "
@@ -611,7 +628,9 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
             diag = diagnose(K, view, x0, x1, m0, g, lr=hp["lr"], beta1=hp["beta1"], beta2=hp["beta2"],
                             weight_decay=hp["weight_decay"], decay=decay, u=u)
             mom = next((c for c in checks if c.name == "momentum_update" and c.failed), None)
-            if diag is None and mom is not None and "negated" in mom.detail:
+            # m fits the momentum update once negated: the stored convention is the other one (which also
+            # looks like a flipped momentum in the update, so this explanation comes first)
+            if mom is not None and "negated" in mom.detail:
                 diag = "the momentum is stored with the other sign convention: pass --momentum-convention " + (
                     "paper" if conv == "torch" else "torch")
         if diag is None and not _is_catalogue(K):
@@ -726,6 +745,16 @@ def _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, 
     acc["dissipation_discrete_nonnegative"].add(-ed, A_ed, steps, valid=valid, describe=lambda r, c, v, al: (
         f"εΔ_t = {-v:.3g} < 0 beyond rounding ({al:.3g}): the update direction opposes ∇K(m̃)"))
     return None
+
+
+def _rows_finite(*arrays):
+    """Per row (R,): every value of every given (R, n) array (None skipped) is finite."""
+    ok = None
+    for a in arrays:
+        if a is not None:
+            f = np.isfinite(a).all(axis=1)
+            ok = f if ok is None else ok & f
+    return ok
 
 
 def _per_coord(view, v, like):

@@ -103,6 +103,32 @@ def test_one_million_parameters_pass_and_leaving_the_box_fails(tmp_path):
     assert rep.status == "fail" and rep.tensors[0].failures[0].first_fail_state == n // 2
 
 
+def _as_npz(reader, path):
+    """The same run as the single-file .npz format (x, m (torch convention), grad)."""
+    a = reader.read_all("w")
+    np.savez(path, x=a.x, m=a.m, grad=a.grad)
+    return str(path)
+
+
+@pytest.mark.parametrize("n", [1000, 20_000, pytest.param(1_000_000, marks=pytest.mark.slow)])
+def test_npz_run_gets_the_per_coordinate_allowances_by_default(tmp_path, capsys, n):
+    """``lionk check --run FILE.npz`` (no --tol): the same per-coordinate checks as a recording directory,
+    so a correct float32 run passes and one coordinate 10x its rounding outside the box fails, at any n."""
+    from lionk.cli import main
+
+    T = 40 if n < 10 ** 6 else 8
+    base = ["check", "--kappa", "l1", "--lr", "1e-2", "--beta1", "0.9", "--beta2", "0.99", "--weight-decay", str(WD)]
+    ok = _as_npz(lion_run(tmp_path / "a", n, T), tmp_path / "a.npz")
+    shutil.rmtree(tmp_path / "a")
+    assert main(base + ["--run", ok]) == 0, capsys.readouterr().out
+    assert f"tensor param [{n}] float32: PASS" in capsys.readouterr().out
+    bad = _as_npz(lion_run(tmp_path / "b", n, T, bug="leave_box", excess=1e-5), tmp_path / "b.npz")
+    shutil.rmtree(tmp_path / "b")
+    assert main(base + ["--run", bad]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL stays_in_D[recorded]: first failure at step {T // 2}, coordinate {n // 2}" in out
+
+
 @pytest.mark.parametrize("bug, words", [
     ("ascent", "ascent instead of descent"),
     ("flipped_momentum", "flipped momentum sign"),

@@ -23,7 +23,7 @@ from lionk.lyapunov.checks.discrete import check_discrete_run, check_simulated_d
 from lionk.lyapunov.checks.ode import check_ode
 from lionk.lyapunov.checks.verdicts import (FAIL, INCONCLUSIVE, MAX_ODE_TOL, MAX_TOL, ODE_TOL, PASS, TOL,
                                             TOL_FLOAT16, TOL_FLOAT32, RunReport, RunSetup, auto_tol)
-from lionk.recorded import MAX_ELEMENTS, load_recorded_run
+from lionk.recorded import MAX_ELEMENTS, load_recorded_run, validate_npz
 from lionk.user_objective import load_objective
 
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, flag, kappa_from_args,
@@ -47,7 +47,8 @@ def exit_code(report: RunReport) -> int:
 
 
 EPILOG = """\
-what is checked (absolute tolerances; a step passes when bound - observed >= -tol):
+what is checked (simulate mode and --tol/--lipschitz on an .npz: absolute tolerances, a step passes when
+bound - observed >= -tol; a recording directory or an .npz without them: per-coordinate rounding allowances):
   step_in_D            the update direction (x_{t+1} - (1-theta) x_t)/theta lies in D/lam
   phase1_rate          dist(lam x_{t+1}, D) <= (1-theta) dist(lam x_t, D)
                        (theta = lr*wd explicit, lr*wd/(1+lr*wd) implicit)
@@ -63,7 +64,7 @@ what is checked (absolute tolerances; a step passes when bound - observed >= -to
 
 defaults: simulate mode uses lr=0.01, weight_decay=0.1 (beta1 0.9, beta2 0.99) unless given; a recorded run
 needs the values used in training (--lr and --weight-decay, or --alpha --gamma --eps --lam with --lr).
-tolerances are absolute: --tol 1e-9 (recorded float32 data: 1e-4, float16: 0.1; at most 0.1),
+absolute tolerances: --tol 1e-9 (an .npz with --tol/--lipschitz, float32 data: 1e-4, float16: 0.1; at most 0.1),
 --ode-tol 1e-6 (at most 1e-2). They are check tolerances only: lam x counts as "in D" (where H is
 evaluated) at the data's rounding level (dist <= min(tol, 1e-9 float64 / 1e-4 float32 / 0.1 float16);
 ODE: min(ode-tol, 1e-6)), so a loose tolerance never counts states outside D as inside.
@@ -91,7 +92,8 @@ examples:
   lionk check --kappa l1 --run run.npz --lr 1e-4 --beta1 0.9 --beta2 0.99 --weight-decay 0.1
   lionk check --kappa l1 --run run.lionrec          # a recording directory: hyper-parameters recorded
 
-a recording directory is checked per tensor and per coordinate (separable K) with rounding allowances
+a recording directory, or an .npz without --tol/--lipschitz, is checked per tensor and per coordinate
+(separable K) with rounding allowances
 8*u*(|x_t|+|x_(t+1)|+lr) per coordinate (u: 2^-53 float64, 2^-24 float32, 2^-11 float16, 2^-8 bfloat16);
 margins are printed in units of the allowance (>= 0 passes); a failure names the likely cause in the
 optimizer (ascent, flipped momentum sign, coupled weight decay, swapped betas, the other decay scheme).
@@ -175,11 +177,13 @@ def register(sub) -> None:
                    help="weight decay scheme of the run: explicit x(1 - lr*wd) as in Lion (default), or "
                         "implicit /(1 + lr*wd)")
     c.add_argument("--lipschitz", type=_pos_float, default=None,
-                   help="Lipschitz constant L of grad f, for lyapunov_discrete_L (built-in objectives know theirs)")
+                   help="Lipschitz constant L of grad f, for lyapunov_discrete_L (built-in objectives know theirs; "
+                        "for an .npz run it selects the absolute-tolerance checks, which use its f)")
     c.add_argument("--tol", type=_tol_type, default=None,
-                   help=f"absolute tolerance of the discrete checks (default {TOL:g}; for a recorded run "
-                        f"{TOL_FLOAT32:g} if it is stored in float32, {TOL_FLOAT16:g} in float16; "
-                        f"at most {MAX_TOL:g})")
+                   help=f"absolute tolerance of the discrete checks (default {TOL:g}; at most {MAX_TOL:g}). For an "
+                        f".npz run it selects the absolute-tolerance checks (default {TOL_FLOAT32:g} for float32 "
+                        f"data, {TOL_FLOAT16:g} for float16), whose Euclidean distances grow with √n in rounding; "
+                        "without it an .npz gets per-coordinate rounding allowances (any size)")
     c.add_argument("--allow-skipped", action="store_true",
                    help="exit 0 instead of 4 (INCONCLUSIVE) when nothing failed but a core check evaluated "
                         "nothing (the report still says INCONCLUSIVE)")
@@ -266,10 +270,10 @@ def run(args) -> int:
     recorded = args.run is not None
     if recorded and os.path.isdir(args.run):
         return _run_recording(args, K)
-    if args.approx_s is not None:
-        if not recorded:
-            raise LionKError("--approx-s applies to a recorded run (--run DIR or FILE.npz)")
-        return _run_recording(args, K)  # an .npz through the recording checks (per-coordinate allowances)
+    if args.approx_s is not None and not recorded:
+        raise LionKError("--approx-s applies to a recorded run (--run DIR or FILE.npz)")
+    if recorded and (args.approx_s is not None or (args.tol is None and args.lipschitz is None)):
+        return _run_npz(args, K)  # an .npz through the recording checks (per-coordinate allowances)
     if args.tensor:
         raise LionKError("--tensor applies to a recording directory (lionk.torch.Recorder, lionk.optax.Recorder)")
     if args.momentum_convention is None:
@@ -289,6 +293,9 @@ def run(args) -> int:
     ode_d = {"alpha": ode.alpha, "gamma": ode.gamma, "eps": ode.eps, "lam": ode.lam, "c": ode.c}
 
     if recorded:
+        notes.append("absolute tolerances (--tol/--lipschitz given): distances to D are Euclidean over all coordinates "
+                     "and the rounding of a float32/bfloat16 run grows with their number; leave out --tol and "
+                     "--lipschitz for the per-coordinate rounding allowances (any size)")
         rr = load_recorded_run(args.run, K, args.momentum_convention)
         tol = auto_tol(rr.dtype) if args.tol is None else args.tol
         T = rr.x.shape[0]
@@ -315,7 +322,26 @@ def run(args) -> int:
     return code
 
 
-def _run_recording(args, K) -> int:
+def _run_npz(args, K) -> int:
+    """An ``.npz`` run through the per-coordinate checks of a recording (:func:`_run_recording`): the
+    hyper-parameters from the command line in either vocabulary, the betas' defaults as for simulate."""
+    if args.tensor:
+        raise LionKError("--tensor applies to a recording directory (lionk.torch.Recorder, lionk.optax.Recorder)")
+    if args.tol is not None:
+        raise LionKError("--tol does not apply with --approx-s: the tolerances are per-coordinate rounding "
+                         "allowances computed from the data and its dtype")
+    lp, _ode, notes = _discrete_params(args, recorded=True)
+    validate_npz(args.run, K)  # the file's arrays, shapes and dtypes, before reading it (one line each)
+    for k in ("alpha", "gamma", "eps", "lam"):
+        setattr(args, k, None)
+    args.lr, args.beta1, args.beta2, args.weight_decay = lp.lr, lp.beta1, lp.beta2, lp.weight_decay
+    if "f" in validate_npz(args.run, K):
+        notes.append("the array f is not used: the per-coordinate form of §5b needs no f (--lipschitz selects the "
+                     "absolute-tolerance checks, which use f for lyapunov_discrete_L)")
+    return _run_recording(args, K, notes=tuple(notes))
+
+
+def _run_recording(args, K, notes: tuple = ()) -> int:
     """A recording directory: checked chunk by chunk, tensor by tensor, with per-coordinate rounding
     allowances (:mod:`lionk.lyapunov.recorded`); hyper-parameters from the recording unless given."""
     from lionk.lyapunov import recorded as rec_checks
@@ -341,6 +367,9 @@ def _run_recording(args, K) -> int:
                                      weight_decay=args.weight_decay, decay=args.decay,
                                      convention=args.momentum_convention, tensors=args.tensor,
                                      approx_s=args.approx_s)
+    if notes:
+        import dataclasses
+        rep = dataclasses.replace(rep, notes=tuple(notes) + tuple(rep.notes))
     print(rep.summary())
     if args.json:
         write_json(args.json, rep.to_dict())
