@@ -194,3 +194,22 @@ def test_user_k_helpers():
     assert user_k.grad_bound(kappa_mod.get("quadratic"), (6,)) == np.inf
     y = user_k.interior_start(from_expression("log(1 + exp(u))"), np.array([[-3.0, 0.0, 2.0]]), 0.9)
     assert np.all((y > 0) & (y < 1))
+
+
+def test_stiff_k_is_decided_by_adaptive_quadrature_and_a_wrong_integral_fails(monkeypatch):
+    """K = e^u: Δ has a stiff transient at t = 0 (Δ falls from 4e4 to 3e3 in the first grid step, λx
+    near the boundary 0 of D = [0, ∞)), so Simpson's grid cannot resolve ∫Δ (Richardson estimate
+    0.35·(H_0 − H_T)); claims 3 and 5 then integrate Δ adaptively on the solver's dense output and
+    decide. The adaptive integral is what decides: 1% off, the identities fail."""
+    from lionk.lyapunov.expression_kappa import from_expression
+    from lionk.proofs import lyapunov_continuous as c3
+
+    K = from_expression("exp(u)")
+    rep = runner.run("3,5", fast=True, kappa=K)
+    assert [c.verdict for c in rep.checks] == ["pass", "pass"], [
+        (c.id, c.reason if hasattr(c, "reason") else None, [k.label for k in c.cases if not k.passed]) for c in rep.checks]
+    assert any("adaptive GK21" in k.label for c in rep.checks for k in c.cases)
+    real = c3.adaptive_integral
+    monkeypatch.setattr(c3, "adaptive_integral", lambda *a, **kw: (lambda r: (1.01 * r[0], r[1]))(real(*a, **kw)))
+    bad = runner.run("3,5", fast=True, kappa=K)
+    assert [c.verdict for c in bad.checks] == ["fail", "fail"]
