@@ -600,8 +600,10 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
                     beta_note = beta_note or note
                     steps_checked += s1 - s0
                     if first_fail_block is None and not failed_before and any(
-                            v.fail_step is not None for v in acc.values() if v.name != "finite") and g is not None:
-                        first_fail_block = (x0, x1, m0, g, hp)
+                            v.fail_step is not None for v in acc.values() if v.name != "finite"):
+                        # without a recorded gradient, the one the momentum update implies (with this β2)
+                        g_d = g if g is not None else (hp["beta2"] * m0 - m1) / (1 - hp["beta2"])
+                        first_fail_block = (x0, x1, m0, g_d, hp)
     if beta_note:
         for n in ("lyapunov_discrete", "dissipation_discrete_nonnegative"):
             acc[n].skip_note = beta_note
@@ -627,6 +629,10 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
             x0, x1, m0, g, hp = first_fail_block
             diag = diagnose(K, view, x0, x1, m0, g, lr=hp["lr"], beta1=hp["beta1"], beta2=hp["beta2"],
                             weight_decay=hp["weight_decay"], decay=decay, u=u)
+            if diag is not None and not t.has_grad and diag.startswith(("ascent", "flipped momentum")):
+                other = "paper" if conv == "torch" else "torch"
+                diag += (f"; or, equally, the momentum is stored with the other sign convention (without a recorded "
+                         f"grad the two cannot be told apart): try --momentum-convention {other}")
             mom = next((c for c in checks if c.name == "momentum_update" and c.failed), None)
             # m fits the momentum update once negated: the stored convention is the other one (which also
             # looks like a flipped momentum in the update, so this explanation comes first)
@@ -634,7 +640,8 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
                 diag = "the momentum is stored with the other sign convention: pass --momentum-convention " + (
                     "paper" if conv == "torch" else "torch")
         if diag is None and not _is_catalogue(K):
-            diag = f"K={K.name} is not a catalogue K: is it convex, and is its ∇K in D = closure(dom K*)?"
+            diag = (f"K={K.name} is not a catalogue K: either the run's hyper-parameters (lr, weight_decay, betas, "
+                    "decay) are not the ones given, or K is not convex / its ∇K is not in D = closure(dom K*)")
     return TensorReport(t.name, tuple(t.shape), t.dtype, steps_checked, tuple(checks), diag, approx_s, s_source)
 
 

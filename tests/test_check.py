@@ -257,6 +257,33 @@ def test_wrong_momentum_convention_is_diagnosed(tmp_path, capsys, torch_run):
     assert "pass --momentum-convention torch" in out
 
 
+def test_wrong_momentum_convention_without_grad_names_both_explanations(tmp_path, capsys, torch_run):
+    """Without a recorded grad, negating m (the other convention) and a flipped update cannot be told
+    apart: the diagnosis names both instead of choosing one."""
+    x, v, _, _ = torch_run
+    path = save_run(tmp_path / "r.npz", x=x, m=v)
+    code, out, _ = run_cli(BASE + ["--run", path, "--momentum-convention", "paper"], capsys)
+    assert code == 1
+    assert "try --momentum-convention torch" in out and "convex" not in out
+
+
+def test_user_k_with_wrong_hyper_parameters_is_not_blamed_on_convexity_alone(tmp_path, capsys):
+    """An expression K run checked with the wrong weight decay: the failure says the hyper-parameters
+    may be wrong (the usual cause), not only "is K convex?"."""
+    from lionk.lyapunov.expression_kappa import from_expression
+
+    K = from_expression("log(cosh(u))")
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal(6)
+    run = discrete.simulate(K, lambda x: x - 3 * A, 0.5 * rng.standard_normal((1, 6)), lr=0.02, weight_decay=0.5,
+                            steps=300)
+    path = save_run(tmp_path / "r.npz", x=run.x[:, 0], m=run.m[:, 0])
+    argv = ["check", "--kappa-expr", "log(cosh(u))", "--lr", "0.02", "--run", path, "--momentum-convention", "paper"]
+    assert run_cli(argv + ["--weight-decay", "0.5"], capsys)[0] == 0
+    code, out, _ = run_cli(argv + ["--weight-decay", "0.4"], capsys)
+    assert code == 1 and "check lr, weight_decay and betas" in out and "is it convex" not in out
+
+
 def test_wrong_weight_decay_fails_at_step_0(tmp_path, capsys, torch_run):
     x, v, g, _ = torch_run
     path = save_run(tmp_path / "r.npz", x=x, m=v, grad=g)
