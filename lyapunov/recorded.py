@@ -74,6 +74,10 @@ def allowance_m(m0, g, m1, u, k=ROUNDING_FACTOR):
     return k * u * (np.abs(m0) + np.abs(g) + np.abs(m1))
 
 
+#: the norm whose unit ball is D, per catalogue K (for the bound printed in a passing report)
+_GAUGE_NAMES = {"l1": "max_i |x_i|", "nuclear": "‖W‖₂ (largest singular value)", "l2": "‖x‖₂", "linf": "Σ_i |x_i|"}
+
+
 # ---------------------------------------------------------------------------------------------
 # records
 # ---------------------------------------------------------------------------------------------
@@ -104,6 +108,9 @@ class TensorReport:
     diagnosis: str | None = None
     approx_s: float | None = None
     s_source: str | None = None
+    #: (λ, s/λ): the Lion-K weight decay of the first checked step and the radius of the set x ends in
+    radius: tuple | None = None
+    kappa_name: str | None = None
 
     @property
     def failures(self) -> tuple:
@@ -127,6 +134,11 @@ class TensorReport:
         if self.approx_s is not None:
             out.append(f"  approximate ∇K: s = {self.approx_s:.6g} ({self.s_source}); the checks run on x/s (its "
                        f"direction ∇K̃/s lies in D), so the bound is λx ∈ s·D (for Muon ‖W‖₂ ≤ s/λ)")
+        if self.radius is not None and self.status == PASS:
+            lam, R = self.radius
+            norm = _GAUGE_NAMES.get(self.kappa_name)
+            out.append(f"  bound that holds after Phase 1 (λ = {lam:.6g} at the first checked step): x ∈ "
+                       f"{R:.6g}·D" + (f", i.e. {norm} ≤ {R:.6g}" if norm else ""))
         out += [c.line() for c in self.checks]
         if self.diagnosis:
             out.append(f"  likely cause: {self.diagnosis}")
@@ -136,6 +148,7 @@ class TensorReport:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "status": self.status,
                 "steps_checked": self.steps_checked, "diagnosis": self.diagnosis, "approx_s": self.approx_s,
                 "s_source": self.s_source,
+                "radius": None if self.radius is None else {"lambda": self.radius[0], "s_over_lambda": self.radius[1]},
                 "checks": [c.to_dict() for c in self.checks]}
 
 
@@ -561,6 +574,7 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
     entered = np.zeros(view.n if view.separable else 1, bool)
     steps_checked = 0
     first_fail_block = None
+    lam_first = None
     beta_note = None
     for ch in reader.chunks(t.name):
         for a, b in ch.segments():
@@ -575,6 +589,7 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
                 cuts = [0] + [j for j in range(1, len(rr)) if hps[j] != hps[j - 1]] + [len(rr)]
                 for c0, c1 in zip(cuts[:-1], cuts[1:]):
                     hp = hps[c0]
+                    lam_first = hp["weight_decay"] if lam_first is None else lam_first
                     s0, s1 = r0 + c0, r0 + c1
                     x0 = scale * ch.x[s0:s1].reshape(s1 - s0, -1).astype(float)
                     x1 = scale * ch.x[s0 + 1:s1 + 1].reshape(s1 - s0, -1).astype(float)
@@ -642,7 +657,9 @@ def _check_tensor(reader, t, K, given, decay, conv, k, approx_s=None, s_source=N
         if diag is None and not _is_catalogue(K):
             diag = (f"K={K.name} is not a catalogue K: either the run's hyper-parameters (lr, weight_decay, betas, "
                     "decay) are not the ones given, or K is not convex / its ∇K is not in D = closure(dom K*)")
-    return TensorReport(t.name, tuple(t.shape), t.dtype, steps_checked, tuple(checks), diag, approx_s, s_source)
+    radius = None if lam_first is None else (lam_first, (approx_s or 1.0) / lam_first)
+    return TensorReport(t.name, tuple(t.shape), t.dtype, steps_checked, tuple(checks), diag, approx_s, s_source,
+                        radius, K.name)
 
 
 def _check_block(view, K, acc, entered, x0, x1, m0, m1, g, steps, hp, decay, u, k, exact=True):

@@ -144,6 +144,11 @@ def test_newton_schulz_muon_fails_exact_lion_k_and_passes_approximate(tmp_path, 
     approx = check_recording(r, kappa_mod.get("nuclear"), approx_s="measure")
     assert approx.status == "pass", approx.summary()
     assert all(t.approx_s > 1.0 for t in approx.tensors)
+    # the bound that holds: ‖W‖₂ ≤ s·r/wd, r = √max(1, rows/cols) for adjust_lr_fn=None (1 for 20×30,
+    # √(10/20) → 1 for 10×20), wd = 0.5
+    for t in approx.tensors:
+        assert t.radius[1] == pytest.approx(t.approx_s * 1.0 / 0.5, rel=1e-12)
+        assert f"‖W‖₂ (largest singular value) ≤ {t.radius[1]:.6g}" in approx.summary()
     if not nesterov:   # β1 = β2 = μ: §5b does not apply, and the report says why
         ex = check_recording(_muon_run(tmp_path, nesterov=False, exact=True, name="mu2"), kappa_mod.get("nuclear"))
         lyap = next(c for t in ex.tensors for c in t.checks if c.name == "lyapunov_discrete")
