@@ -144,6 +144,8 @@ def _inequality(fast, seed, variant, kappa=None):
                 else:  # strictly inside D even when 0 is not
                     x0 = user_k.interior_start(K, rng.uniform(-1.5, 1.5, (B,) + f.shape), 0.999) / lam
                 m0 = rng.standard_normal((B,) + f.shape)
+                if kappa is not None:
+                    user_k.reset_conj_bracket(K)
                 run = discrete.simulate(K, f.grad, x0, m0=m0, lr=lr, betas=(b1, b2),
                                         weight_decay=lam, steps=steps, decay="implicit")
                 X, M = run.x, run.m
@@ -168,6 +170,14 @@ def _inequality(fast, seed, variant, kappa=None):
                 avg = np.cumsum(delta, axis=0) / n
                 bound = (Hd0 - ref.F) / (lr * n) + f.L * lr / (2 * n) * np.cumsum(T.u_sq, axis=0)
                 ratio = avg / bound
+                if kappa is not None:
+                    # a numerical K* (object without conj) errs by ≤ its bracket width w; it enters the
+                    # margin and the identity with weights ≤ 1/λ + C + (1 + λC)/λ, twice (two steps), and the
+                    # margin and identity are resolved to MARGIN_ULPS·u·scale and IDENTITY_ULPS·u·scale
+                    kw = 2 * (1 / lam + C + (1 + lam * C) / lam)
+                    user_k.check_conj_bracket(K, user_k.BRACKET_SHARE * U * min(
+                        MARGIN_ULPS * float(np.min(scale)), IDENTITY_ULPS * float(np.min(iscale))) / kw,
+                        f"the H_d steps of K={kappa_label(K)}, f={fname} (claim 6 (a) resolves its margin to rounding)")
                 worst_tel = max(worst_tel, float(np.max(ratio)))
                 tel_tight = max(tel_tight, float(np.max(ratio)))
                 if trial == 0 and fname == "quadratic":

@@ -48,7 +48,7 @@ from lionk.lyapunov import functions as lf
 
 from .common import CosineBump, check_variant, kappa_label, rng_for, thin, objective_for
 from .record import case, make_check, not_applicable
-from .user_k import QUAD_LIMIT, Undecided, interior_start
+from .user_k import BRACKET_SHARE, QUAD_LIMIT, Undecided, check_conj_bracket, interior_start, reset_conj_bracket
 
 ID = "3"
 TITLE = "Lyapunov decrease, continuous"
@@ -223,6 +223,11 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
                 m0 = M0_UPHILL * f.grad(x0) + 0.1 * rng.standard_normal(x0.shape)
             c = P.c * (3.0 if variant == "wrong_c" else 1.0)
             lab = f"K={kappa_label(K)}, f={f.name}, α={P.alpha:g}, γ={P.gamma:g}, ε={eps:.2f}"
+            if kappa is not None:
+                reset_conj_bracket(K)
+            # H carries K* with the weight γ/λ + |c|: a difference of two H values errs by at most
+            # 2(γ/λ + |c|)·(bracket width) when K* is numerical (an object without conj)
+            kstar_w = 2 * (P.gamma / P.lam + abs(c))
             if K.smooth:
                 tr = trajectory(K, f, P, x0, m0, T, 2001 if fast else 4001, fine=True, rtol=RTOL_B,
                                 atol=ATOL_B)
@@ -241,6 +246,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
                     if not tol <= QUAD_LIMIT:
                         raise Undecided(f"(b) {lab}: the error estimate of ∫Δ is {tol:.3g}·(H_0 − H_T) > "
                                         f"{QUAD_LIMIT:g} even by adaptive quadrature: Δ is not resolved on this K")
+                if kappa is not None:
+                    check_conj_bracket(K, BRACKET_SHARE * tol * float(np.max(H[0] - H[-1])) / kstar_w,
+                                       f"H along the (b) trajectories of {lab}")
                 cases.append(case(f"(b) {lab}: max_t |H_t − H_0 + ∫Δ| / (H_0 − H_T) [∫Δ: {how}]", "tight", 0.0,
                                   err, tol))
                 series[f"{lab}/minus_int_delta"] = thin(-I[:, 0])
@@ -263,6 +271,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
                 cases.append(case(f"(a) control {lab} ({tr.method}): −max_t α(f_(t+1) − f_t)/max|H| "
                                   f"≤ −{CONTROL_FACTOR:g}·{H_NOISE:g} (f rises)", "upper",
                                   -CONTROL_FACTOR * H_NOISE, -rise, 0.0))
+            if kappa is not None:
+                check_conj_bracket(K, BRACKET_SHARE * H_NOISE * float(np.max(np.abs(H))) / kstar_w,
+                                   f"H along the (a) trajectories of {lab}")
             inc = float(np.max(np.diff(H, axis=0))) / float(np.max(np.abs(H)))
             cases.append(case(f"(a) {lab} ({tr.method}): max_t (H_(t+1) − H_t)/max|H|", "upper", 0.0, inc,
                               H_NOISE))

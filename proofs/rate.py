@@ -103,6 +103,7 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
             else:  # strictly inside D even when 0 is not
                 x0 = user_k.interior_start(K, rng.uniform(-1.5, 1.5, (2,) + f.shape), 0.9) / lam
             m0 = 2.0 * rng.standard_normal(x0.shape)
+            user_k.reset_conj_bracket(K)
             tr = trajectory(K, f, P, x0, m0, T, 2001 if fast else 4001, fine=True, rtol=RTOL_B, atol=ATOL_B)
             err, tol, H, D, integral = identity_error(K, f, P, tr, c)
             t = tr.t
@@ -132,6 +133,13 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
                                            f"{user_k.REF_MAX_ITER} iterations (residual {sol.residual:.3g}): no "
                                            "independent inf H (is K convex?)")
             F_indep = alpha * float(f.value(sol.x)) + (gamma / lam) * float(K.conj(lam * sol.x))
+            if kappa is not None:
+                # a numerical K* errs by ≤ its bracket width w: H by (γ/λ + |c|)·w (differences: twice
+                # that), F by (γ/λ)·w; it may use a share of the smallest tolerance it enters
+                kw = gamma / lam + abs(c)
+                user_k.check_conj_bracket(K, user_k.BRACKET_SHARE * min(
+                    tol * float(np.max(H[0] - H[-1])) / (2 * kw), H_NOISE * float(np.max(np.abs(H))) / (2 * kw),
+                    INF_TOL * max(1.0, abs(F_indep)) / (gamma / lam)), f"H and F of {kappa_label(K)}, f={f.name}")
             gap0 = H[0] - inf_H  # (B,)
             runmin = np.minimum.accumulate(D, axis=0)
             lab = f"K={kappa_label(K)}, f={f.name}, α={alpha:g}, γ={gamma:g}, ε={eps:.2f}{how}"

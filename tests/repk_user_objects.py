@@ -69,3 +69,20 @@ twice_l2_wrong = TwiceL2ConjTwice()
 pseudo_huber_wrong = PseudoHuberWrongConj()
 l1_noconj = L1NoConj()
 abs_ridge_noconj = AbsPlusRidgeNoConj()
+
+
+class PseudoHuberNoConj:
+    """K(m) = Σ √(1 + m_i²) − 1 with value and grad only (smooth, separable, D = [−1, 1]^d, no conj):
+    K* is the numerical conjugate of lionk.dynamics.conjugate (separable route, certified bracket)."""
+
+    smooth = True
+    separable = True
+
+    def value(self, m):
+        return np.sum(np.sqrt(1.0 + m * m) - 1.0, axis=-1)
+
+    def grad(self, m):
+        return m / np.sqrt(1.0 + m * m)
+
+
+pseudo_huber_noconj = PseudoHuberNoConj()
