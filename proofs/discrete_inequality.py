@@ -264,8 +264,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
     """Run claim 6; returns a :class:`~lionk.proofs.record.TheoremCheck`.
 
     ``kappa``: (a) and (b) on that K only (inf H_d from :func:`lionk.proofs.user_k.solve`), (c) only
-    if K is smooth (the defect is O(lr²) for C¹ K); "n/a" when K has no K* or ∇K* of its own
-    (H_d and the K* slack cannot be evaluated).
+    if K is smooth (the defect is O(lr²) for C¹ K); "n/a" when K has no K* or ∇K* of its own and no
+    separable numerical one (H_d and the K* slack cannot be evaluated in time), undecided when the
+    numerical one's bracket is too wide for (a)'s rounding-level margin.
     """
     check_variant(variant, VARIANTS)
     skipped = []

@@ -174,7 +174,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
 
     ``kappa``: run on that K only — (b) and its (a) if K is smooth (its ``smooth`` attribute, measured
     for an object that does not declare it), the uphill non-smooth runs of (a) otherwise; "n/a"
-    when K has no K* of its own (H cannot be evaluated).
+    when K has neither a K* of its own nor a separable numerical one (:func:`lionk.proofs.user_k.missing_conj`),
+    undecided when the numerical K*'s bracket is too wide for the tolerances of (a) and (b)
+    (:func:`lionk.proofs.user_k.check_conj_bracket`).
     """
     check_variant(variant, VARIANTS)
     if kappa is not None:

@@ -64,8 +64,9 @@ ALPHA_GAMMA = {"quadratic": (1.0, 1.0), "logistic": (1.5, 0.8)}
 def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None):
     """Run claim 5; returns a :class:`~lionk.proofs.record.TheoremCheck`.
 
-    ``kappa``: run on that K only; "n/a" when K is not smooth (Δ is not defined pointwise) or has no
-    K* of its own (H cannot be evaluated). For a K outside the catalogue the two independent values
+    ``kappa``: run on that K only; "n/a" when K is not smooth (Δ is not defined pointwise) or has
+    neither a K* of its own nor a separable numerical one (H cannot be evaluated on the trajectories in
+    time); undecided when the numerical K*'s bracket is too wide for the claim's tolerances. For a K outside the catalogue the two independent values
     of inf H = min F are the FISTA solution (F with K.conj) and the root of the stationarity
     equation in m (F by Fenchel–Young, without K*): :mod:`lionk.proofs.user_k`.
     """

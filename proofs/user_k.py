@@ -28,6 +28,8 @@ from its name — whether it applies and which of its parts can run:
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from lionk.dynamics import kappa as kappa_mod
@@ -81,6 +83,8 @@ def conj_route(K) -> str:
 
 #: states the general numerical conjugate is timed on by :func:`missing_conj`
 _TIMED_STATES = 3
+#: CPU seconds per state of that timing, per K (measured once per K and process)
+_TIMED = weakref.WeakKeyDictionary()
 
 
 def missing_conj(K) -> str | None:
@@ -101,7 +105,7 @@ def missing_conj(K) -> str | None:
     gone = [m for m in ("conj", "conj_grad") if K.derived.get(m) != "given"]
     ev = int(getattr(K, "event_ndim", 1))
     shape = (3, 2) if ev == 2 else (6,)
-    per = getattr(K, "_timed_conj", None)
+    per = _TIMED.get(K)
     if per is None:  # timed at gradients of random states: points of D for every convex K
         import warnings
 
@@ -111,7 +115,7 @@ def missing_conj(K) -> str | None:
             warnings.simplefilter("ignore", LionKWarning)  # the slowness is what this reports
             K.conj_bracket(y)
         per = (time.process_time() - t0) / _TIMED_STATES
-        K._timed_conj = per
+        _TIMED[K] = per
     return (f"K has no {' and no '.join(gone)}: its numerical conjugate (not separable: one L-BFGS-B maximisation and "
             f"a tangent-plane LP per state, measured {1e3 * per:.0f} ms per state) would take ~{per * 4e3 / 60:.0f} min "
             "per evaluation of H on one of this claim's runs (~4,000 states: 2001 times × 2 starts); give the object "
@@ -121,9 +125,10 @@ def missing_conj(K) -> str | None:
 
 def reset_conj_bracket(K) -> None:
     """Start a new running maximum of K's numerical-conjugate bracket width (nothing for a K with its own K*)."""
-    reset = getattr(K, "reset_conj_error", None)
-    if callable(reset):
-        reset()
+    from lionk.dynamics.object_kappa import ObjectKappa
+
+    if isinstance(K, ObjectKappa):
+        K.reset_conj_error()
 
 
 #: share of a claim's tolerance that the numerical conjugate's bracket may use (the rest is the
@@ -137,7 +142,9 @@ def check_conj_bracket(K, allowance: float, what: str) -> None:
     Nothing for a K with its own conjugate."""
     if conj_route(K) == "given":
         return
-    width = float(getattr(K, "conj_error_max", 0.0))
+    from lionk.dynamics.object_kappa import ObjectKappa
+
+    width = float(K.conj_error_max) if isinstance(K, ObjectKappa) else 0.0
     if not width <= allowance:
         raise Undecided(f"K* is numerical (no conj given) and its certified bracket is {width:.3g} wide on {what}, "
                         f"more than the {allowance:.3g} this claim's tolerance leaves it: K* is not resolved well "
