@@ -118,7 +118,8 @@ def missing_conj(K) -> str | None:
         _TIMED[K] = per
     return (f"K has no {' and no '.join(gone)}: its numerical conjugate (not separable: one L-BFGS-B maximisation and "
             f"a tangent-plane LP per state, measured {1e3 * per:.0f} ms per state) would take ~{per * 4e3 / 60:.0f} min "
-            "per evaluation of H on one of this claim's runs (~4,000 states: 2001 times × 2 starts); give the object "
+            "per 4,000 states (one trajectory of claims 3 and 5: 2001 times × 2 starts; this claim evaluates H on "
+            "thousands of states or more); give the object "
             f"{', '.join(m + '(y)' for m in gone)}, or declare separable = True if K is a sum over coordinates "
             "(the separable numerical conjugate is vectorised)")
 
