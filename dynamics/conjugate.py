@@ -16,10 +16,13 @@ c_j = ⟨g_j, z_j⟩ − K(z_j) = K*(g_j) exactly (Fenchel–Young equality). In
 combination of gradients, K*(y) is at most the same combination of their (exact) conjugate values,
 since K* is convex. K̂*(y) is a linear program in w (scipy's HiGHS); its weights are then re-solved
 on their support by a square/least-squares solve, so that Σ w_j g_j = y holds to rounding instead of
-to the LP's 1e-7 feasibility tolerance. The points z_j are z₀ + r·(±e_i) for r in a ladder
-s·(1e-6, 1e-4, 1e-2, 1), s = max(1, |z₀|∞) (their gradients surround ∇K(z₀) ≈ y for a strictly convex
-K, and the smallest r keeps the width ≈ r²‖∇²K‖/2 small); while y is not in their convex hull (the
-LP is infeasible) the direction p from the hull's nearest point (NNLS) to y is added, z₀ + r·p/|p|
+to the LP's 1e-7 feasibility tolerance (the LP itself sees the constraint shifted by y and scaled by
+the pool's spread, and the Fenchel–Young gaps of the pool relative to z₀ as costs, so that its
+tolerances are relative to the pool). The points z_j are z₀ + r·(±e_i), added one rung at a time for
+r = s·10^-8, s·10^-7.5, …, s (s = max(1, |z₀|∞)), the LP solved after each rung: the first rung whose
+gradients surround y (for a strictly convex K they surround ∇K(z₀) ≈ y once r·λ_min(∇²K)/√d exceeds
+the maximiser's residual) gives the narrowest bracket, width ≈ r²‖∇²K‖/2. While y is not in the
+hull of all rungs (the LP is infeasible) the direction p from the hull's nearest point (NNLS) to y is added, z₀ + r·p/|p|
 (for a support function ∇K(z₀ + r p) is the point of D furthest in the direction p: exactly what
 is missing), at most :data:`MAX_ROUNDS` times. If y is still outside, upper = +inf (undecided: y on
 or beyond the boundary of D = closure(dom K*)).
@@ -27,11 +30,14 @@ or beyond the boundary of D = closure(dom K*)).
 **Separable K** (``K.separable`` and one state = one vector): K(m) = Σ k_i(m_i), so
 K*(y) = Σ_i sup_u [y_i u − K(u e_i)] + (d − 1)·K(0) (K(u e_i) = k_i(u) + Σ_(j≠i) k_j(0)), one concave
 1-D problem per coordinate, solved for all states and coordinates at once: bracket
-k_i'(a) ≤ y_i ≤ k_i'(b) by doubling from [−1, 1] (up to |u| = 2^60), then bisect to float resolution.
+k_i'(a) ≤ y_i ≤ k_i'(b) by doubling from [−1, 1] (up to |u| = 2^60), then bisect until the two-tangent gap (b − a)(k'(b) − k'(a)) is below one unit of
+roundoff of the terms (or no float lies between a and b).
 The supremum lies in [a, b] (φ(u) = y u − k(u) is concave, rising before a, falling after b), the
 lower bound is max(φ(a), φ(b)), and the upper bound is the two-point tangent-plane model above:
-θ·K*(k'(a)) + (1 − θ)·K*(k'(b)) with y = θ k'(a) + (1 − θ) k'(b). Vectorised: thousands of
-states per call in milliseconds.
+θ·K*(k'(a)) + (1 − θ)·K*(k'(b)) with y = θ k'(a) + (1 − θ) k'(b). Vectorised: measured 6–13 µs per
+state of 4 coordinates (40,000 states in 0.3–0.5 s; catalogue huber, logcosh, ½‖·‖², ‖·‖₁), widths
+≤ 2e-13 for |y_i| ≤ 0.9 (the rounding allowance; up to ~3e-12 where |y_i| → the edge of D and the
+maximiser, hence the terms, grow).
 
 **Outside D.** K*(y) = +inf (lower = upper = inf) when there is evidence: the maximiser runs beyond
 |z| = 1e8 (:data:`DIVERGED`), or (separable) the bracket cannot be closed within |u| = 2^60, or the
@@ -47,10 +53,12 @@ general route, |z₀|·|Σ w_j g_j − y| (first order in the residual of the we
 doubled. ``value`` is the attained ⟨y, z⟩ − K(z) at ``argmax`` as computed: what
 ``ObjectKappa.conj`` returns, so that the Fenchel–Young gap at ``conj_grad`` is 0 by construction.
 
-**Slow calls.** The general route is one L-BFGS-B maximisation, a few dozen gradient evaluations and
-one or more LPs per state (measured ~5–30 ms per state for d = 6): a :class:`~lionk.errors.LionKWarning`
-is issued when one call takes more than :data:`SLOW_SECONDS` of wall time, telling the user to give
-the object a ``conj(y)`` method.
+**Slow calls.** The general route is one L-BFGS-B maximisation, 1 to ~40 rungs or rounds of
+gradient evaluations and as many small LPs per state: measured 2–4 ms per state for smooth K
+(½‖·‖², huber), 7–15 ms for logcosh and ‖·‖₂, 40–70 ms for ‖·‖₁ and log-sum-exp (d = 4 to 6), widths
+≤ 1e-13 inside D. A :class:`~lionk.errors.LionKWarning` is issued when one call takes more than
+:data:`SLOW_SECONDS` (measured wall time of the call, whatever the number of states), telling the
+user to give the object a ``conj(y)`` method.
 """
 
 from __future__ import annotations
