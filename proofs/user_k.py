@@ -37,7 +37,7 @@ from lionk.errors import LionKError, LionKWarning
 
 from . import references
 
-__all__ = ["whole_space", "missing_conj", "check_conj_bracket", "reset_conj_bracket", "BRACKET_SHARE", "conj_route", "equals", "catalogue_twin", "is_catalogue", "solve", "kkt", "solve_stationary",
+__all__ = ["whole_space", "missing_conj", "conj_at_solution", "SOLVER_SLACK", "check_conj_bracket", "reset_conj_bracket", "BRACKET_SHARE", "conj_route", "equals", "catalogue_twin", "is_catalogue", "solve", "kkt", "solve_stationary",
            "grad_bound", "interior_start", "approx_projection", "inexact_prox", "Undecided", "QUAD_LIMIT", "SPECIAL"]
 
 #: a claim measuring ∫Δ by Simpson's rule on a given K cannot decide when the Richardson estimate
@@ -186,6 +186,33 @@ def is_catalogue(K) -> bool:
         return False
 
 
+#: a numerical solver's λx may sit outside D by its own residual (FISTA's prox of K* is computed from K's prox);
+#: a user's conj then says +inf. Up to this distance (relative to 1 + max|λx|), K* is evaluated at the
+#: projection onto D instead: measured ≤ 2e-10 for log-sum-exp (D = simplex) at FISTA's tol = 1e-11
+SOLVER_SLACK = 1e-8
+
+
+def conj_at_solution(K, y, what: str = "the reference point") -> float:
+    """K*(y) at a point ``y`` = λx that a numerical solver produced (one state).
+
+    A finite K.conj(y) is returned as is. When the user's conj says +inf and y is within
+    :data:`SOLVER_SLACK` of D, K*(P_D(y)) is returned (the solver's residual, not a point outside dom K*);
+    farther away the claim cannot evaluate F there and says so (:class:`Undecided`).
+    """
+    y = np.asarray(y, float)
+    v = float(np.asarray(K.conj(y), float))
+    if np.isfinite(v):
+        return v
+    yp = np.asarray(K.dual_project(y), float)
+    d = float(np.sqrt(np.sum((y - yp) ** 2)))
+    if d <= SOLVER_SLACK * (1.0 + float(np.max(np.abs(y)))):
+        v = float(np.asarray(K.conj(yp), float))
+        if np.isfinite(v):
+            return v
+    raise Undecided(f"K* is +inf at {what} (λx at distance {d:.3g} from D, the projection gives "
+                    f"{v:.3g}): F cannot be evaluated there (is K.conj finite on D = closure(dom K*)?)")
+
+
 def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, radius_scale: float = 1.0):
     """Reference minimiser of F (a :class:`lionk.proofs.references.Reference`), for any convex K.
 
@@ -209,7 +236,7 @@ def solve(K, f, lam: float, alpha: float = 1.0, gamma: float = 1.0, radius_scale
     x = np.asarray(sol.x, float)
     # one state: any route of K* will do (the numerical one's bracket is the caller's to check,
     # :func:`check_conj_bracket`; it is the last evaluation)
-    Fx = alpha * float(f.value(x)) + (gamma / lam) * float(K.conj(lam * x))
+    Fx = alpha * float(f.value(x)) + (gamma / lam) * conj_at_solution(K, lam * x, "the reference minimiser")
     return references.Reference(x, Fx, sol.method, kkt(K, f.grad, x, lam, alpha, gamma))
 
 
