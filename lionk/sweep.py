@@ -96,21 +96,40 @@ NUMERIC_COLUMNS = frozenset({"cell", "seed", "lr", "beta1", "beta2", "weight_dec
 # ---------------------------------------------------------------------------------------------
 # the spec
 # ---------------------------------------------------------------------------------------------
+#: name prefixes of a user's K in a sweep: an expression in u (separable) and a Python object module:attr
+EXPR_PREFIX, OBJECT_PREFIX = "expr:", "object:"
+
+
 @dataclass(frozen=True)
 class KappaSpec:
-    """A catalogue K and its parameters, e.g. ``KappaSpec("huber", (("delta", 0.5),))``."""
+    """A K and its parameters: a catalogue K (``KappaSpec("huber", (("delta", 0.5),))``), a separable
+    expression (``KappaSpec("expr:log(cosh(u))")``) or a user's object (``KappaSpec("object:mypkg.k:MyK")``),
+    built in every worker the same way ``--kappa-expr`` / ``--kappa module:attr`` are."""
 
     name: str
     params: tuple = ()
 
     @property
     def label(self) -> str:
-        """``"huber[delta=0.5]"`` (the table's ``kappa`` column)."""
+        """``"huber[delta=0.5]"``, ``"expr:log(cosh(u))"``, ``"object:mypkg.k:MyK"`` (the table's ``kappa`` column)."""
         if not self.params:
             return self.name
         return self.name + "[" + ";".join(f"{k}={v!r}" for k, v in self.params) + "]"
 
+    @property
+    def is_user(self) -> bool:
+        """An expression or an object (not the catalogue)."""
+        return self.name.startswith((EXPR_PREFIX, OBJECT_PREFIX))
+
     def build(self):
+        if self.name.startswith(EXPR_PREFIX):
+            from lionk.lyapunov.expression_kappa import from_expression
+
+            return from_expression(self.name[len(EXPR_PREFIX):], **dict(self.params))
+        if self.name.startswith(OBJECT_PREFIX):
+            from lionk.lyapunov.object_kappa import from_object
+
+            return from_object(self.name[len(OBJECT_PREFIX):], **dict(self.params))
         from lionk.dynamics import kappa as kappa_mod
 
         return kappa_mod.get(self.name, **dict(self.params))
@@ -366,12 +385,12 @@ _KAPPA = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(?:\[(.*)\])?\s*$")
 
 
 def _split_top(text: str) -> list[str]:
-    """Split on commas outside brackets."""
+    """Split on commas outside brackets and parentheses (an expression's ``Max(u, 0)`` stays whole)."""
     out, depth, cur = [], 0, ""
     for ch in text:
-        if ch == "[":
+        if ch in "[(":
             depth += 1
-        elif ch == "]":
+        elif ch in "])":
             depth -= 1
         if ch == "," and depth == 0:
             out.append(cur)
@@ -389,12 +408,21 @@ def parse_kappas(spec) -> tuple:
     items = _split_top(spec) if isinstance(spec, str) else list(spec)
     out = []
     for item in items:
+        user = None
         if isinstance(item, dict):
             d = dict(item)
-            name = d.pop("name", None)
-            if not isinstance(name, str):
-                raise LionKError(f"a K table needs name = \"...\", got {item!r}")
+            kinds = [k for k in ("name", "expr", "object") if k in d]
+            if len(kinds) != 1 or not isinstance(d[kinds[0]], str):
+                raise LionKError(f"a K table needs one of name = \"...\", expr = \"...\" or object = \"module:attr\", "
+                                 f"got {item!r}")
+            name = d.pop(kinds[0])
+            if kinds[0] != "name":
+                user = (EXPR_PREFIX if kinds[0] == "expr" else OBJECT_PREFIX) + name.strip()
             params = tuple(sorted(d.items()))
+        elif isinstance(item, str) and item.strip().startswith((EXPR_PREFIX, OBJECT_PREFIX)):
+            user, params = item.strip(), ()
+        elif isinstance(item, str) and ":" in item and "[" not in item:
+            user, params = OBJECT_PREFIX + item.strip(), ()  # module:attr, as --kappa takes it
         elif isinstance(item, str):
             m = _KAPPA.match(item)
             if not m:
@@ -410,8 +438,8 @@ def parse_kappas(spec) -> tuple:
             params = tuple(sorted(params))
         else:
             raise LionKError(f"bad K entry {item!r}")
-        ks = KappaSpec(name.strip().lower(), params)
-        ks.build()  # unknown name or bad parameters: one-line LionKError now
+        ks = KappaSpec(user, params) if user is not None else KappaSpec(name.strip().lower(), params)
+        ks.build()  # unknown name, bad parameters or expression, missing object: one-line LionKError now
         out.append(ks)
     if not out:
         raise LionKError("the K list is empty")
@@ -654,7 +682,13 @@ def _reference(kappa: KappaSpec, objective: str, dim, objective_seed: int, lam: 
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            ref = references.solve(kappa.build(), _objective(objective, dim, objective_seed), lam, 1.0, ratio)
+            K, f = kappa.build(), _objective(objective, dim, objective_seed)
+            if kappa.is_user:  # a K without a by-hand problem: the generic reference of reproduce --kappa
+                from lionk.proofs import user_k
+
+                ref = user_k.solve(K, f, lam, 1.0, ratio)
+            else:
+                ref = references.solve(K, f, lam, 1.0, ratio)
     except LionKError:
         return None  # no reference solver for this K: the distance is NaN
     return {"x": np.asarray(ref.x, dtype=float).tolist(), "kkt": float(ref.kkt)}
