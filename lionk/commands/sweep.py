@@ -40,7 +40,8 @@ def register(sub) -> None:
     o = p.add_argument_group("axes (the paper's ODE names; --lr is then the discretisation step)")
     for name in ("alpha", "gamma", "eps", "lam"):
         o.add_argument(f"--{name}", metavar="LIST")
-    p.add_argument("--kappa", metavar="LIST", help="K list, e.g. l1,relu,huber[delta=0.5] (default l1)")
+    p.add_argument("--kappa", metavar="LIST", help="K list, e.g. l1,relu,huber[delta=0.5] (default l1); your own K as expr:EXPR (e.g. "
+                        "'expr:Max(u, 0)**2/2') or module:attr (a Python object)")
     p.add_argument("--objective", metavar="LIST", help="objective list (default quadratic)")
     p.add_argument("--seeds", metavar="LIST", help="seeds of the initial states: 0:4 or 0,3,7 (default 0)")
     p.add_argument("--dim", type=lambda s: positive_int(s, 4096), help="dimension of the objectives")
