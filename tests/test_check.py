@@ -736,3 +736,13 @@ def test_objective_overflowing_at_the_start_is_a_usage_error(tmp_path, capsys, m
     code, _, err = run_cli(["check", "--kappa", "l1", "--objective", "blowup:loss", "--dim", "3",
                             "--init-scale", "2", "--lr", "0.05", "--weight-decay", "0.5"], capsys)
     assert code == 2 and err.count("\n") == 1 and "not finite at the initial states" in err, err
+
+
+def test_simulate_mode_notes_the_distance_to_the_reference_without_judging_it(capsys):
+    """The final distance to the reference minimiser is printed as information (a 300-step run has not
+    reached it), never as a check: the verdict is the same with or without it."""
+    code, out, _ = run_cli(["check", "--kappa", "l1", "--objective", "quadratic", "--lr", "0.01",
+                            "--weight-decay", "0.5"], capsys)
+    assert code == 0
+    assert "note: not a check: reference: x* = argmin αf + (γ/λ)K*(λx) by L-BFGS-B" in out
+    assert "reference" not in out.split("verdict:")[1]

@@ -437,6 +437,17 @@ def _simulate(args, K, lp: LionParams, ode, notes):
                                               weight_decay=lp.weight_decay, decay=args.decay, steps=args.steps,
                                               tol=tol, L=args.lipschitz, advice=advice)
         parts.append(f"{args.steps} discrete steps ({args.decay} decay)")
+        if callable(getattr(f, "value", None)) and getattr(f, "name", None) is not None:
+            # where the run ends relative to the problem it solves (information, not a check)
+            from lionk.dynamics import discrete
+
+            from ._reference import reference_distance
+
+            with np.errstate(all="ignore"):
+                end = discrete.simulate(K, f.grad, x0, lr=lp.lr, betas=lp.betas, weight_decay=lp.weight_decay,
+                                        steps=args.steps, decay=args.decay, record_every=args.steps)
+            if np.all(np.isfinite(end.x_final)):
+                notes.append("not a check: " + reference_distance(K, f, end.ode, end.x_final)[1].strip())
     if args.mode in ("ode", "both"):
         ode.require_lyapunov()
         t_end = args.t_end if args.t_end is not None else args.steps * lp.lr

@@ -8,6 +8,7 @@ from lionk.dynamics import discrete, objectives
 from lionk.dynamics.params import euler_lr
 from lionk.errors import LionKError, check_finite
 
+from ._reference import reference_distance
 from ..args import (add_kappa_args, add_param_args, check_output_file, finite_float, kappa_from_args, params_from_args,
                     positive_int, seed_int, write_json)
 
@@ -80,13 +81,16 @@ def run(args) -> int:
     print(f"Lion-K with K={K.name} on {f.name} {f.shape}, {args.batch} starts, {args.steps} steps ({args.decay} decay)")
     print(f"  discrete: lr={lp.lr:g} beta1={lp.beta1:g} beta2={lp.beta2:g} weight_decay={lam:g}")
     print(f"  ODE:      alpha={run_.ode.alpha:g} gamma={run_.ode.gamma:g} eps={run_.ode.eps:g} lam={run_.ode.lam:g}")
-    print(f"  solves:   {K.constraint}")
+    print(f"  solves:   {K.constraint or 'min αf + (γ/λ)K*(λx) (no symbolic description of this K)'}")
     for i in range(args.batch):
         line = f"  start {i}: f {summary['f_initial'][i]:.6g} -> {summary['f_final'][i]:.6g}"
         if lam > 0:
             line += (f", dist(lam*x, D) {summary['dist_lam_x_to_D_initial'][i]:.3g} -> "
                      f"{summary['dist_lam_x_to_D_final'][i]:.3g}")
         print(line)
+    fields, ref_line = reference_distance(K, f, run_.ode, xf)
+    summary.update(fields)
+    print(ref_line)
     if args.json:
         write_json(args.json, summary)
     return 0
