@@ -123,3 +123,13 @@ class LogSumExpStrict:
 
 
 lse_strict = LogSumExpStrict()
+
+
+class LogSumExpBare:
+    """K(m) = log Σ exp(m_i) with value and grad only: smooth, not separable, D = the simplex."""
+
+    value = LogSumExpStrict.value
+    grad = LogSumExpStrict.grad
+
+
+lse_bare = LogSumExpBare()
