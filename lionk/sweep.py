@@ -439,7 +439,11 @@ def parse_kappas(spec) -> tuple:
         else:
             raise LionKError(f"bad K entry {item!r}")
         ks = KappaSpec(user, params) if user is not None else KappaSpec(name.strip().lower(), params)
-        ks.build()  # unknown name, bad parameters or expression, missing object: one-line LionKError now
+        K = ks.build()  # unknown name, bad parameters or expression, missing object: one-line LionKError now
+        if ks.is_user:
+            from lionk.lyapunov.checks.common import require_exact_projection
+
+            require_exact_projection(K)  # as lionk check: a numerical P_D would fail every step
         out.append(ks)
     if not out:
         raise LionKError("the K list is empty")

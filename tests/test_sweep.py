@@ -588,3 +588,10 @@ def test_user_object_sweep_in_worker_processes(tmp_path):
     verdict = {(r["kappa"], r["lr"]): r["verdict"] for r in rows}
     assert {v for (k, _), v in verdict.items() if k.endswith("twice_l2")} == {"pass"}
     assert {v for (k, _), v in verdict.items() if k.endswith("twice_l2_wrong")} == {"fail"}
+
+
+def test_object_with_only_a_numerical_projection_is_refused_as_by_check():
+    """Log-sum-exp with value and grad only: its P_D is numerical (~1e-6), far above the check tolerances,
+    and a correct run would FAIL step_in_D (measured: 1.8e-8 off at step 0). Refused, as lionk check does."""
+    with pytest.raises(LionKError, match="can only be projected numerically"):
+        sweep.parse_kappas("tests.repk_user_objects:lse_bare")

@@ -261,12 +261,9 @@ def _load_x0(path, shape, K):
 def run(args) -> int:
     check_output_file(args.json)
     K = kappa_from_args(args)  # --kappa mymodule:MyK from the current directory (lionk.importer)
-    from lionk.dynamics.object_kappa import ObjectKappa
+    from lionk.lyapunov.checks.common import require_exact_projection
 
-    if isinstance(K, ObjectKappa) and K.derived.get("dual_project", "").startswith("numerical"):
-        raise LionKError(f"K={K.name} has no dual_project and is neither separable nor a support function: D = dom K* "
-                         "can only be projected numerically (error ~1e-6), far above the check tolerances; "
-                         "give the object a dual_project(y) method (or separable = True if it is)")
+    require_exact_projection(K)
     recorded = args.run is not None
     if recorded and os.path.isdir(args.run):
         return _run_recording(args, K)
