@@ -32,13 +32,18 @@ __all__ = ["assert_lyapunov_nonincreasing", "assert_constraint_reached", "resolv
 
 
 def _kappa(kappa):
+    from .checks.common import require_exact_projection
+
     if isinstance(kappa, kappa_mod.Kappa):
-        return kappa
-    if isinstance(kappa, str) and ":" in kappa:
+        K = kappa
+    elif isinstance(kappa, str) and ":" in kappa:
         from .object_kappa import from_object
 
-        return from_object(kappa)
-    return kappa_mod.get(kappa)
+        K = from_object(kappa)
+    else:
+        K = kappa_mod.get(kappa)
+    require_exact_projection(K)  # as lionk check: a numerical P_D (~1e-6) cannot be judged at 1e-9
+    return K
 
 
 def resolve_params(params: dict) -> tuple[LionParams, ODEParams]:

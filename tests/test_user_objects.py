@@ -178,3 +178,14 @@ def test_verify_miss_with_a_numerical_conj_grad_is_not_blamed_on_k(monkeypatch):
         miss = verify.verify_kappa(K, ode, samples=64, trajectories=1, search=False, use_symbolic=False)
     assert not miss.verified
     assert any("numerical ∇K*" in r and "not a refutation" in r for r in miss.reasons), miss.reasons
+
+
+def test_pytest_helpers_refuse_a_numerical_projection_as_check_does():
+    """lionk.lyapunov.testing on an object whose P_D is only numerical (~1e-6): refused with the same
+    one-line reason as lionk check and lionk sweep, instead of a verdict at a 1e-9 membership threshold."""
+    from lionk.errors import LionKError
+    from lionk.lyapunov.testing import assert_lyapunov_nonincreasing
+    from tests.repk_user_objects import lse_bare
+
+    with pytest.raises(LionKError, match="can only be projected numerically"):
+        assert_lyapunov_nonincreasing(lse_bare, lambda x: x - 1.0, np.full((2, 3), 2 / 3), lr=0.01, weight_decay=0.5)
