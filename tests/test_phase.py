@@ -72,3 +72,21 @@ def test_bad_input_one_line(argv, msg, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and msg in err[0]
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_2d_portrait_draws_a_d_without_interior_as_it_is():
+    """D = the simplex (log-sum-exp, a user object): {λx ∈ D} is a segment, which a grid of membership
+    tests never hits; the portrait carries the grid's projections onto it, which lie on the segment
+    x ≥ 0, λ(x₁ + x₂) = 1 (to rounding); a box (l1) has interior and is shaded as before."""
+    from lionk.dynamics.object_kappa import as_kappa
+    from tests.repk_user_objects import lse_strict
+
+    rec = phase_portrait(as_kappa(lse_strict), dim=2, n_grid=41, n_points=200)
+    P = rec.D_trace
+    assert P is not None and len(P) > 100
+    lam = rec.params.lam
+    np.testing.assert_allclose(lam * P.sum(axis=1), 1.0, atol=1e-12)
+    assert np.all(P >= -1e-12)
+    # it spans the segment's part inside the window, not one point
+    assert np.ptp(P[:, 0]) > 0.5 / lam
+    assert phase_portrait(kappa.get("l1"), dim=2, n_grid=41, n_points=200).D_trace is None

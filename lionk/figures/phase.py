@@ -103,6 +103,26 @@ class PhasePortrait2D:
     method: str
     H_rise: float
     D_exit: float
+    #: (N, 2) points of {λx ∈ D} when D has no interior on the grid (simplex, segment): the grid projected
+    #: onto it, so a lower-dimensional D is drawn as it is, not as "grey everywhere"; None otherwise
+    D_trace: np.ndarray | None = None
+
+
+def _D_trace(K, X, lam, outside):
+    """The grid's projections P_D(λX)/λ when no grid point lies in D (see PhasePortrait2D.D_trace)."""
+    tiny = 1e-9 * (1.0 + float(np.max(outside)))
+    if np.any(outside <= tiny):
+        return None
+    how = str((getattr(K, "derived", None) or {}).get("dual_project", "given"))
+    if how.startswith(("numerical", "failed")):  # one L-BFGS-B per grid point: too slow, and approximate
+        return None
+    try:
+        P = np.asarray(K.dual_project(lam * X.reshape(-1, 2)), dtype=float) / lam
+    except LionKError:
+        return None
+    lo, hi = X.reshape(-1, 2).min(axis=0), X.reshape(-1, 2).max(axis=0)
+    keep = np.all((P >= lo) & (P <= hi) & np.isfinite(P), axis=1)
+    return P[keep] if keep.any() else None
 
 
 def _outside_D(K, Y):
@@ -174,8 +194,9 @@ def phase_portrait(K, f: Objective | None = None, params: ODEParams | None = Non
         x1, x2 = np.linspace(lo_xy[0], hi_xy[0], n_grid), np.linspace(lo_xy[1], hi_xy[1], n_grid)
         X = np.stack(np.meshgrid(x1, x2), axis=-1)
         rise, exit_ = trajectory_health(K, f, tr.x, tr.m, p)
-        return PhasePortrait2D(label, p, x1, x2, f.value(X), _outside_D(K, p.lam * X), tr.x, x_star[None, :],
-                               tr.method, rise, exit_)
+        out = _outside_D(K, p.lam * X)
+        return PhasePortrait2D(label, p, x1, x2, f.value(X), out, tr.x, x_star[None, :], tr.method, rise, exit_,
+                               _D_trace(K, X, p.lam, out))
     # 1-D
     m_star = float(-(p.alpha / p.gamma) * f.grad(x_star[None, :])[0, 0])
     xs, ms = tr.x[..., 0], tr.m[..., 0]
@@ -256,6 +277,9 @@ def draw_phase(rec):
         ax.contour(rec.x1, rec.x2, rec.f, levels=15, colors="0.6", linewidths=0.7)
         tiny = 1e-9 * (1.0 + float(np.max(rec.outside)))
         ax.contourf(rec.x1, rec.x2, rec.outside, levels=[tiny, np.inf], colors=["0.85"])
+        if rec.D_trace is not None:
+            ax.plot(rec.D_trace[:, 0], rec.D_trace[:, 1], ".", ms=1.5, color="0.25", zorder=1,
+                    label="{λx ∈ D} (no interior: the grid projected onto D)")
         for j in range(rec.traj.shape[1]):
             ax.plot(rec.traj[:, j, 0], rec.traj[:, j, 1], lw=1.3, color=f"C{j % 10}")
             ax.plot(rec.traj[0, j, 0], rec.traj[0, j, 1], "o", ms=3, color=f"C{j % 10}")
