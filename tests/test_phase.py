@@ -90,3 +90,21 @@ def test_2d_portrait_draws_a_d_without_interior_as_it_is():
     # it spans the segment's part inside the window, not one point
     assert np.ptp(P[:, 0]) > 0.5 / lam
     assert phase_portrait(kappa.get("l1"), dim=2, n_grid=41, n_points=200).D_trace is None
+
+
+def test_1d_portrait_draws_a_one_point_d_as_a_line():
+    """In one coordinate the simplex is the point λx = 1: drawn as a vertical line at x = 1/λ (before, the
+    figure was grey everywhere with nothing marking D)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lionk.dynamics.object_kappa import as_kappa
+    from lionk.figures.phase import draw_phase
+    from tests.repk_user_objects import lse_strict
+
+    rec = phase_portrait(as_kappa(lse_strict), dim=1, n_grid=41, n_points=200)
+    lo, hi = rec.interval
+    assert lo == hi == 1.0 / rec.params.lam
+    fig = draw_phase(rec)
+    lines = [ln for ln in fig.axes[0].lines if ln.get_label() == "{λx ∈ D}: one point"]
+    assert len(lines) == 1 and set(np.asarray(lines[0].get_xdata(), float)) == {lo}

@@ -263,6 +263,8 @@ def draw_phase(rec):
             ax.axvspan(x0, lo, color="0.85", zorder=0, label="λx ∉ D (H = +∞)")
         if np.isfinite(hi) and hi < x1:
             ax.axvspan(hi, x1, color="0.85", zorder=0, label=None if (np.isfinite(lo) and lo > x0) else "λx ∉ D (H = +∞)")
+        if np.isfinite(lo) and lo == hi:  # D is one point (the simplex in one coordinate): a line, not nothing
+            ax.axvline(lo, color="0.25", lw=1.2, zorder=1, label="{λx ∈ D}: one point")
         dtext = "D = ℝ" if not (np.isfinite(lo) or np.isfinite(hi)) else f"{{λx ∈ D}}: x ∈ [{lo:.3g}, {hi:.3g}]"
         for j in range(rec.traj_x.shape[1]):
             ax.plot(rec.traj_x[:, j], rec.traj_m[:, j], lw=1.3, color=f"C{j % 10}")
