@@ -252,9 +252,10 @@ def draw_phase(rec):
     title = f"Lion-K, K = {rec.label}: α={p.alpha:g}, γ={p.gamma:g}, ε={p.eps:g}, λ={p.lam:g}"
     if isinstance(rec, PhasePortrait1D):
         Hf = np.where(np.isfinite(rec.H), rec.H, np.nan)
-        hmin = np.nanmin(Hf)
-        levels = hmin + np.geomspace(1e-3, max(np.nanmax(Hf) - hmin, 1e-2), 14)
-        ax.contour(rec.x, rec.m, Hf, levels=levels, colors="0.55", linewidths=0.7)
+        if np.isfinite(Hf).any():  # a one-point D: H is finite on no grid column, so there are no level sets
+            hmin = np.nanmin(Hf)
+            levels = hmin + np.geomspace(1e-3, max(np.nanmax(Hf) - hmin, 1e-2), 14)
+            ax.contour(rec.x, rec.m, Hf, levels=levels, colors="0.55", linewidths=0.7)
         ax.streamplot(rec.x, rec.m, rec.field_x, rec.field_m, color="0.8", density=0.9, linewidth=0.6,
                       arrowsize=0.7)
         lo, hi = rec.interval
