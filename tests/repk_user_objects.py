@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.k11_user_objects import L1Bare, SqrtConjTwice
+from tests.k11_user_objects import L1Bare, LogSumExp, LogSumExpProj, SqrtConjTwice
 
 
 class TwiceL2:
@@ -88,20 +88,9 @@ class PseudoHuberNoConj:
 pseudo_huber_noconj = PseudoHuberNoConj()
 
 
-class LogSumExpStrict:
+class LogSumExpStrict(LogSumExpProj):
     """K(m) = log Σ exp(m_i) (D = the simplex) with a conj that is +inf off the simplex by more than 1e-12:
     written as a user would, strictly (a solver's point a rounding residual off D gets +inf)."""
-
-    smooth = True
-
-    def value(self, m):
-        m = np.asarray(m, float)
-        a = m.max(-1, keepdims=True)
-        return (a + np.log(np.exp(m - a).sum(-1, keepdims=True)))[..., 0]
-
-    def grad(self, m):
-        e = np.exp(m - np.max(m, -1, keepdims=True))
-        return e / e.sum(-1, keepdims=True)
 
     def conj(self, y):
         y = np.asarray(y, float)
@@ -112,24 +101,7 @@ class LogSumExpStrict:
     def conj_grad(self, y):
         return np.log(np.clip(np.asarray(y, float), 1e-300, None)) + 1
 
-    def dual_project(self, y):
-        y = np.asarray(y, float)
-        s = -np.sort(-y, axis=-1)
-        cs = np.cumsum(s, -1) - 1
-        k = np.arange(1, y.shape[-1] + 1)
-        r = np.sum(s - cs / k > 0, axis=-1)
-        th = np.take_along_axis(cs, (r - 1)[..., None], -1) / r[..., None]
-        return np.maximum(y - th, 0)
-
 
 lse_strict = LogSumExpStrict()
-
-
-class LogSumExpBare:
-    """K(m) = log Σ exp(m_i) with value and grad only: smooth, not separable, D = the simplex."""
-
-    value = LogSumExpStrict.value
-    grad = LogSumExpStrict.grad
-
-
-lse_bare = LogSumExpBare()
+#: K(m) = log Σ exp(m_i) with value and grad only: smooth, not separable, D = the simplex
+lse_bare = LogSumExp()
