@@ -43,7 +43,7 @@ from lionk.dynamics.reference import solve_composite
 
 from . import references
 from .common import check_variant, kappa_label, rng_for, thin
-from .lyapunov_continuous import ATOL_B, H_NOISE, RTOL_B, identity_error, identity_error_adaptive, trajectory
+from .lyapunov_continuous import ATOL_B, H_NOISE, RTOL_B, measured_identity, trajectory
 from .record import case, make_check, not_applicable
 
 ID = "5"
@@ -110,22 +110,9 @@ def check(fast: bool = True, seed: int = 0, variant: str = "honest", kappa=None)
                 inf_H = references.solve(K, f, lam, alpha=alpha, gamma=gamma).F
             else:  # no by-hand problem: the stationarity equation in m, F without K*
                 inf_H = user_k.solve_stationary(K, f, lam, alpha=alpha, gamma=gamma)[1]
-            err, tol, H, D, integral = identity_error(K, f, P, tr, c)
-            t = tr.t
-            how = ""
-            # the bound ∫Δ ≤ H_0 − inf H is tight at the end of a converged run, so a quadrature error beyond
-            # Simpson's (Richardson) estimate shows there first (|u|³/3: 1 + 4.0e-6 against an estimate of 3.8e-6)
-            over = float(np.max(integral[1:] / (H[0] - inf_H))) - 1.0
-            if kappa is not None and not (tol <= user_k.QUAD_LIMIT and err <= tol and over <= tol):
-                # Δ not resolved by the uniform grid (or Richardson's estimate too small for a stiff Δ):
-                # adaptive quadrature on the dense output (claim 3)
-                simpson = f"Simpson: error {err:.2g}, estimate {tol:.2g}"
-                err, tol, H, D, integral, t = identity_error_adaptive(K, f, P, tr, c)
-                how = f" [∫Δ: adaptive GK21; {simpson}]"
-                if not tol <= user_k.QUAD_LIMIT:
-                    raise user_k.Undecided(f"K={kappa_label(K)}, f={f.name}: the error estimate of ∫Δ is "
-                                           f"{tol:.3g}·(H_0 − H_T) > {user_k.QUAD_LIMIT:g} even by adaptive "
-                                           "quadrature: Δ is not resolved")
+            err, tol, H, D, integral, t, how = measured_identity(
+                K, f, P, tr, c, user=kappa is not None, label=f"K={kappa_label(K)}, f={f.name}", inf_H=inf_H)
+            how = "" if how == "Simpson" else f" [∫Δ: {how}]"
             if variant == "inf_from_run":
                 inf_H = float(np.min(H[-1]))
             if cat:
