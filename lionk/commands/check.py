@@ -328,11 +328,11 @@ def _run_npz(args, K) -> int:
         raise LionKError("--tol does not apply with --approx-s: the tolerances are per-coordinate rounding "
                          "allowances computed from the data and its dtype")
     lp, _ode, notes = _discrete_params(args, recorded=True)
-    validate_npz(args.run, K)  # the file's arrays, shapes and dtypes, before reading it (one line each)
+    headers = validate_npz(args.run, K)  # the file's arrays, shapes and dtypes, before reading it (one line each)
     for k in ("alpha", "gamma", "eps", "lam"):
         setattr(args, k, None)
     args.lr, args.beta1, args.beta2, args.weight_decay = lp.lr, lp.beta1, lp.beta2, lp.weight_decay
-    if "f" in validate_npz(args.run, K):
+    if "f" in headers:
         notes.append("the array f is not used: the per-coordinate form of §5b needs no f (--lipschitz selects the "
                      "absolute-tolerance checks, which use f for lyapunov_discrete_L)")
     return _run_recording(args, K, notes=tuple(notes))
